@@ -1,0 +1,54 @@
+//! Patroni's configuration: the YAML file (or directory), `PATRONI_*` overrides, and the typed
+//! view the daemon and patronictl work from.
+//!
+//! Loading follows configuration.md §1: a file or directory of `*.yml` files, else
+//! `PATRONI_CONFIGURATION`, else the environment alone; environment variables are merged over
+//! the file. Validation happens once, before anything is touched, and every error names its key.
+
+mod dynamic;
+pub mod env;
+mod load;
+mod local;
+pub mod value;
+
+pub use dynamic::DynamicConfig;
+pub use load::{load_tree, parse_yaml};
+pub use local::{
+    BootstrapConfig, Config, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, RestApiConfig, Tags,
+};
+
+/// What went wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key has a wrong value or is missing; `key` is its dotted path.
+    #[error("{}", if key.is_empty() { message.clone() } else { format!("{key}: {message}") })]
+    Invalid {
+        /// Dotted path of the key (`postgresql.authentication.superuser.username`).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("cannot parse configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// An error about the key at `key`.
+    pub fn invalid(key: &str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.to_string(), message: message.into() }
+    }
+}

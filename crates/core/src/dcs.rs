@@ -1,0 +1,97 @@
+//! The interface every DCS backend implements (dcs-layout.md §5), and the key layout.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::cluster::Cluster;
+
+/// Errors a backend reports. Anything that means "the store could not be reached or did not
+/// answer in time" is `Unavailable`: the HA loop treats it as losing the DCS.
+#[derive(Debug, thiserror::Error)]
+pub enum DcsError {
+    /// The store is unreachable or timed out.
+    #[error("DCS is not accessible: {0}")]
+    Unavailable(String),
+    /// The store answered with something we cannot use.
+    #[error("unexpected DCS answer: {0}")]
+    Protocol(String),
+}
+
+/// The path of the cluster's keys: `/<namespace>/<scope>/` with runs of `/` collapsed.
+pub fn cluster_prefix(namespace: &str, scope: &str) -> String {
+    let raw = format!("/{namespace}/{scope}/");
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What a node does with the DCS. One value per node; ephemeral keys (`leader`,
+/// `members/<name>`) are bound to this node's own lease / session / TTL.
+#[async_trait]
+pub trait Dcs: Send + Sync {
+    /// Reads the whole cluster (one consistent read).
+    async fn get_cluster(&self) -> Result<Cluster, DcsError>;
+
+    /// Creates `leader` = our name bound to our lease, only if it does not exist.
+    /// `Ok(false)`: someone else holds it.
+    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError>;
+
+    /// Renews our hold on `leader` (fails if someone else owns it) and writes `status`
+    /// with `last_lsn` when given. `Ok(false)`: we do not own the key any more.
+    async fn update_leader(&self, cluster: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError>;
+
+    /// Renews this node's lease / session without touching any key: called by the renewal
+    /// timer between HA cycles. `Ok(false)` when the lease is gone.
+    async fn keepalive(&self) -> Result<bool, DcsError>;
+
+    /// Deletes `leader` if we still own it, first writing `last_lsn` to `status` when given.
+    async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError>;
+
+    /// `create_new`: creates `initialize` with `sysid` only if absent (the bootstrap race;
+    /// `Ok(true)` = we won). Otherwise overwrites it.
+    async fn initialize(&self, create_new: bool, sysid: &str) -> Result<bool, DcsError>;
+
+    /// Deletes `initialize` (a failed bootstrap).
+    async fn cancel_initialization(&self) -> Result<(), DcsError>;
+
+    /// Writes our member key, bound to our lease.
+    async fn touch_member(&self, data: &str) -> Result<(), DcsError>;
+
+    /// Writes `config`; with `version` only if it still has that version (`Ok(false)` otherwise).
+    async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError>;
+
+    /// Writes `failover`; with `version` only if it still has that version.
+    async fn set_failover_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError>;
+
+    /// Writes `history`.
+    async fn set_history_value(&self, value: &str) -> Result<bool, DcsError>;
+
+    /// Deletes every key of the cluster.
+    async fn delete_cluster(&self) -> Result<(), DcsError>;
+
+    /// Waits up to `timeout` for a change worth waking the HA loop for (the leader key, the
+    /// config); `Ok(true)` when woken early.
+    async fn watch(&self, timeout: Duration) -> Result<bool, DcsError>;
+
+    /// Sets the TTL for the lease / session used from now on.
+    fn set_ttl(&self, ttl: u32);
+
+    /// Sets the retry budget for single operations.
+    fn set_retry_timeout(&self, retry_timeout: u32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_collapses_slashes() {
+        assert_eq!(cluster_prefix("/service/", "batman"), "/service/batman/");
+        assert_eq!(cluster_prefix("service", "batman"), "/service/batman/");
+    }
+}
