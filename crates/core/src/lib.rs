@@ -13,7 +13,9 @@ pub mod dcs;
 pub mod ha;
 pub mod lsn;
 pub mod peer;
+pub mod pyjson;
 pub mod timing;
+pub mod view;
 
 /// The Patroni version we are compatible with and advertise in member keys and REST answers.
 ///

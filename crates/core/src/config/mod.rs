@@ -14,7 +14,7 @@ pub mod value;
 pub use dynamic::DynamicConfig;
 pub use load::{load_tree, parse_yaml};
 pub use local::{
-    BootstrapConfig, Config, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, RestApiConfig, Tags,
+    BootstrapConfig, Config, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, RestApiConfig, Strictness, Tags,
 };
 
 /// What went wrong with a configuration.

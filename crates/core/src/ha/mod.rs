@@ -5,9 +5,11 @@
 
 mod decide;
 mod healthiest;
+mod rewind;
 
 pub use decide::{after_acquire, after_renew, decide};
 pub use healthiest::is_healthiest;
+pub use rewind::{rewind_needed, LocalPosition};
 
 use crate::cluster::Cluster;
 use crate::config::DynamicConfig;

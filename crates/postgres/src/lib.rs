@@ -1,0 +1,118 @@
+//! Everything patroni-rs does to a local PostgreSQL (postgres-management.md): the files it
+//! owns, starting, stopping and promoting the postmaster, creating a cluster or a replica,
+//! pg_rewind, and the queries that tell the HA loop what PostgreSQL is doing.
+
+mod bootstrap;
+mod conf;
+mod controldata;
+mod process;
+mod query;
+
+pub use conf::{conninfo, effective_parameters, ReplicaOf};
+pub use controldata::ControlData;
+pub use process::StopMode;
+pub use query::{PgStatus, ReplicationRow};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use patroni_core::config::{Config, DynamicConfig};
+use tokio::sync::Mutex;
+
+/// What can go wrong while managing PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// A program failed; `output` is the tail of what it printed.
+    #[error("{program} failed: {output}")]
+    Command {
+        /// Program name.
+        program: String,
+        /// Its output.
+        output: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A query failed or PostgreSQL could not be reached.
+    #[error("PostgreSQL: {0}")]
+    Sql(#[from] tokio_postgres::Error),
+    /// PostgreSQL did not get where it should within its time.
+    #[error("{0}")]
+    Timeout(String),
+    /// Anything else worth telling the user.
+    #[error("{0}")]
+    Other(String),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PgError + '_ {
+    move |source| PgError::Io { path: path.display().to_string(), source }
+}
+
+/// One local PostgreSQL instance as configured for this member.
+pub struct Postgresql {
+    /// The member's configuration (name, scope, `postgresql:` section).
+    pub(crate) config: Arc<Config>,
+    /// Cached "heartbeat" connection for the HA loop's queries.
+    pub(crate) conn: Mutex<Option<Arc<tokio_postgres::Client>>>,
+}
+
+impl Postgresql {
+    /// Wraps the configuration; touches nothing.
+    pub fn new(config: Arc<Config>) -> Postgresql {
+        Postgresql { config, conn: Mutex::new(None) }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.postgresql.data_dir
+    }
+
+    fn conf_dir(&self) -> &Path {
+        &self.config.postgresql.config_dir
+    }
+
+    pub(crate) fn binary(&self, name: &str) -> PathBuf {
+        self.config.postgresql.binary(name)
+    }
+
+    /// Whether the data directory is missing or empty.
+    pub fn data_dir_empty(&self) -> bool {
+        match std::fs::read_dir(self.data_dir()) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(_) => true,
+        }
+    }
+
+    /// Whether `standby.signal` (or `recovery.signal`) is present: PostgreSQL starts in recovery.
+    pub fn has_standby_signal(&self) -> bool {
+        self.data_dir().join("standby.signal").exists()
+    }
+
+    /// Removes the data directory (before re-cloning).
+    pub async fn remove_data_directory(&self) -> Result<(), PgError> {
+        let dir = self.data_dir().to_path_buf();
+        tracing::info!("Removing data directory: {}", dir.display());
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&dir)(e)),
+        }
+    }
+
+    /// Writes the cached dynamic configuration (`patroni.dynamic.json`), atomically.
+    pub async fn save_dynamic_config(&self, dynamic: &DynamicConfig) -> Result<(), PgError> {
+        if self.data_dir_empty() {
+            return Ok(());
+        }
+        let path = self.data_dir().join("patroni.dynamic.json");
+        let tmp = self.data_dir().join("patroni.dynamic.json.tmp");
+        let text = serde_json::to_string(&dynamic.raw).unwrap_or_else(|_| "{}".into());
+        tokio::fs::write(&tmp, text).await.map_err(io_err(&tmp))?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io_err(&path))
+    }
+}
