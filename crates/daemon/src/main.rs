@@ -1,6 +1,5 @@
 //! `patroni`: the daemon that keeps one PostgreSQL highly available (ha-loop.md §1).
 
-mod dcs;
 mod ha;
 mod http;
 mod logging;
@@ -82,11 +81,11 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let start_dynamic = cached_dynamic(&config).unwrap_or_else(|| DynamicConfig::from_value(&config.bootstrap.dcs).0);
     let timing = start_dynamic.timing;
     let dcs = loop {
-        match dcs::connect(&config, &config.name, timing.ttl, timing.retry_timeout).await {
+        match patroni_dcs::connect(&config, &config.name, timing.ttl, timing.retry_timeout).await {
             Ok(d) => break d,
             Err(patroni_core::dcs::DcsError::Protocol(m)) => anyhow::bail!("{m}"),
             Err(e) => {
-                tracing::info!("waiting on {} ({e})", dcs::dcs_name(&config));
+                tracing::info!("waiting on {} ({e})", patroni_dcs::dcs_name(&config));
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                     _ = sigterm.recv() => return Ok(()),
@@ -99,7 +98,7 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         match dcs.get_cluster().await {
             Ok(c) => break c,
             Err(e) => {
-                tracing::info!("waiting on {} ({e})", dcs::dcs_name(&config));
+                tracing::info!("waiting on {} ({e})", patroni_dcs::dcs_name(&config));
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }

@@ -152,6 +152,9 @@ impl Postgresql {
                 .args(&pg.basebackup_args)
                 .env("PGPASSFILE", &pg.pgpass);
             last = run("pg_basebackup", cmd).await;
+            if let Err(e) = &last {
+                tracing::error!("{e}");
+            }
             if last.is_ok() {
                 // The copy carries the source's config: ours is written before each start.
                 for f in ["postgresql.conf", "standby.signal", "recovery.signal"] {

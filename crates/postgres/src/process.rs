@@ -85,6 +85,14 @@ impl Postgresql {
     async fn wait_for_start(&self, timeout: Duration, pid: Option<u32>) -> Result<(), PgError> {
         let deadline = Instant::now() + timeout;
         loop {
+            // postmaster.pid's last line says `ready` / `standby` once connections are
+            // accepted; connecting before that only fills the log with "starting up".
+            let status = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap_or_default();
+            let accepting = status.lines().nth(7).is_some_and(|l| matches!(l.trim(), "ready" | "standby"));
+            if !accepting && Instant::now() < deadline && pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
             match self.connect().await {
                 Ok(client) => {
                     *self.conn.lock().await = Some(std::sync::Arc::new(client));

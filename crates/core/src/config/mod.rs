@@ -46,6 +46,11 @@ pub enum ConfigError {
     },
 }
 
+/// The names of the DCS sections Patroni knows.
+pub fn local_dcs_names() -> &'static [&'static str] {
+    &local::KNOWN_DCS
+}
+
 impl ConfigError {
     /// An error about the key at `key`.
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {

@@ -1,4 +1,5 @@
-//! Builds the DCS client the configuration names, from the backends compiled in.
+//! Builds the DCS client a configuration names, from the backends compiled in (one cargo
+//! feature per backend), for the daemon and patronictl alike.
 
 use std::sync::Arc;
 

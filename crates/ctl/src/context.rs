@@ -1,0 +1,96 @@
+//! Where patronictl finds its cluster: `-c FILE` (or `PATRONICTL_CONFIG_FILE`, or
+//! `~/.config/patroni/patronictl.yaml`), `PATRONI_*` variables, and `--dcs-url`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use patroni_core::config::{self, Config, Strictness};
+use patroni_core::dcs::Dcs;
+use serde_json::{json, Value};
+
+/// patronictl's configuration.
+pub struct Context {
+    /// The typed configuration (scope, namespace, DCS, credentials).
+    pub config: Config,
+}
+
+impl Context {
+    /// Loads the configuration as upstream patronictl does.
+    pub fn load(file: Option<&Path>, dcs_url: Option<&str>) -> anyhow::Result<Context> {
+        let mut tree = match file {
+            Some(f) => {
+                if !f.is_file() {
+                    bail!(
+                        "Provided config file {} not existing or no read rights. Check the -c/--config-file parameter",
+                        f.display()
+                    );
+                }
+                config::load_tree(Some(f), std::env::vars())?
+            }
+            None => {
+                let default = std::env::var_os("HOME")
+                    .map(|h| Path::new(&h).join(".config/patroni/patronictl.yaml"))
+                    .filter(|p| p.is_file());
+                config::load_tree(default.as_deref(), std::env::vars())?
+            }
+        };
+        if let Some(url) = dcs_url {
+            apply_dcs_url(&mut tree, url)?;
+        }
+        Ok(Context { config: Config::from_tree(tree, Strictness::Ctl)? })
+    }
+
+    /// Connects to the DCS for cluster `scope` (read-only use: no lease is created).
+    pub async fn dcs(&self, scope: &str) -> anyhow::Result<Arc<dyn Dcs>> {
+        let mut config = self.config.clone();
+        config.scope = scope.to_string();
+        if config.dcs.is_none() {
+            bail!("Can not find suitable configuration of distributed configuration store\nAvailable implementations: etcd3");
+        }
+        patroni_dcs::connect(&config, scope, 30, 10).await.map_err(|e| anyhow!("{e}"))
+    }
+}
+
+/// `--dcs-url [SCHEME://][HOST][:PORT][/NAMESPACE]`: replaces every DCS section.
+fn apply_dcs_url(tree: &mut Value, url: &str) -> anyhow::Result<()> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
+    };
+    let (hostport, namespace) = match rest.split_once('/') {
+        Some((h, n)) => (h, Some(n)),
+        None => (rest, None),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| anyhow!("invalid port in --dcs-url: {p}"))?)),
+        None => (hostport, None),
+    };
+    let host = if host.is_empty() { "localhost" } else { host };
+    let scheme = match scheme {
+        Some(s) => s.to_string(),
+        None => match port {
+            Some(2379) | None => "etcd".to_string(),
+            Some(8500) => "consul".into(),
+            Some(2181) => "zookeeper".into(),
+            Some(8181) => "exhibitor".into(),
+            Some(_) => "etcd".into(),
+        },
+    };
+    let default_port = match scheme.as_str() {
+        "etcd" | "etcd3" => 2379,
+        "consul" => 8500,
+        "zookeeper" => 2181,
+        "exhibitor" => 8181,
+        other => bail!("Unknown dcs scheme: {other}"),
+    };
+    let Value::Object(map) = tree else { bail!("invalid configuration") };
+    for k in config::local_dcs_names() {
+        map.remove(*k);
+    }
+    map.insert(scheme, json!({"host": format!("{host}:{}", port.unwrap_or(default_port))}));
+    if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
+        map.insert("namespace".into(), json!(format!("/{ns}")));
+    }
+    Ok(())
+}

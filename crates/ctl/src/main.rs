@@ -1,0 +1,63 @@
+//! `patronictl`: reads a Patroni cluster from the DCS and manages it (patronictl.md).
+
+mod context;
+mod list;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface to a Patroni cluster.
+#[derive(Parser)]
+#[command(name = "patronictl", version = concat!("4.1.4 (patroni-rs ", env!("CARGO_PKG_VERSION"), ")"))]
+struct Cli {
+    /// Configuration file.
+    #[arg(short = 'c', long = "config-file", env = "PATRONICTL_CONFIG_FILE")]
+    config_file: Option<PathBuf>,
+    /// The DCS connect url: [SCHEME://][HOST][:PORT][/NAMESPACE].
+    #[arg(short = 'd', long = "dcs-url", visible_alias = "dcs", env = "DCS_URL")]
+    dcs_url: Option<String>,
+    /// Allow connections to SSL sites without certs.
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the Patroni members for a given Patroni cluster.
+    List(list::ListArgs),
+    /// Prints the topology of a Patroni cluster.
+    Topology(list::TopologyArgs),
+    /// Output version of patronictl command or a running Patroni instance.
+    Version,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => fail(&e.to_string()),
+    };
+    let result = runtime.block_on(async {
+        let ctx = context::Context::load(cli.config_file.as_deref(), cli.dcs_url.as_deref())?;
+        match cli.command {
+            Command::List(args) => list::run(&ctx, args).await,
+            Command::Topology(args) => list::run(&ctx, args.into_list()).await,
+            Command::Version => {
+                println!("patronictl version 4.1.4 (patroni-rs {})", env!("CARGO_PKG_VERSION"));
+                Ok(())
+            }
+        }
+    });
+    if let Err(e) = result {
+        fail(&format!("{e:#}"));
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("Error: {message}");
+    std::process::exit(1);
+}

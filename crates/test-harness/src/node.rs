@@ -1,0 +1,235 @@
+//! One `patroni` daemon with its PostgreSQL, as the `postgres` user.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::{free_port, pg_bin_dir, postgres_ids};
+
+/// How to configure a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Cluster name.
+    pub scope: String,
+    /// `bootstrap.dcs` ttl.
+    pub ttl: u32,
+    /// `bootstrap.dcs` loop_wait.
+    pub loop_wait: u32,
+    /// `bootstrap.dcs` retry_timeout.
+    pub retry_timeout: u32,
+    /// Extra YAML appended under `tags:`.
+    pub tags: String,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions { scope: "batman".into(), ttl: 20, loop_wait: 2, retry_timeout: 5, tags: String::new() }
+    }
+}
+
+/// A node of a test cluster. Dropping it kills the daemon and its postmaster.
+pub struct Node {
+    /// Member name.
+    pub name: String,
+    /// PostgreSQL port.
+    pub pg_port: u16,
+    /// REST API port.
+    pub api_port: u16,
+    /// The YAML file.
+    pub config_path: PathBuf,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    dir: PathBuf,
+    binary: PathBuf,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Node {
+    /// Writes the configuration for member `name` in `dir`; does not start it.
+    pub fn new(binary: &Path, dir: &Path, name: &str, etcd: &str, opts: &NodeOptions) -> Node {
+        let pg_port = free_port();
+        let api_port = free_port();
+        let node_dir = dir.join(name);
+        std::fs::create_dir_all(&node_dir).expect("node dir");
+        let (uid, gid) = postgres_ids();
+        nix::unistd::chown(&node_dir, Some(uid.into()), Some(gid.into())).expect("chown node dir");
+        let data_dir = node_dir.join("data");
+        let config = format!(
+            r#"scope: {scope}
+namespace: /service/
+name: {name}
+restapi:
+  listen: 127.0.0.1:{api_port}
+  connect_address: 127.0.0.1:{api_port}
+etcd3:
+  hosts: {etcd}
+bootstrap:
+  dcs:
+    ttl: {ttl}
+    loop_wait: {loop_wait}
+    retry_timeout: {retry_timeout}
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        wal_keep_size: 128MB
+  initdb:
+  - encoding: UTF8
+  - data-checksums
+postgresql:
+  listen: 127.0.0.1:{pg_port}
+  connect_address: 127.0.0.1:{pg_port}
+  data_dir: {data}
+  bin_dir: {bin}
+  pgpass: {node_dir}/pgpass
+  authentication:
+    superuser:
+      username: postgres
+      password: zalando
+    replication:
+      username: replicator
+      password: rep-pass
+    rewind:
+      username: rewind_user
+      password: rewind_password
+  pg_hba:
+  - local all all trust
+  - host replication replicator 127.0.0.1/32 md5
+  - host all all 127.0.0.1/32 md5
+  parameters:
+    unix_socket_directories: '{node_dir}'
+    shared_buffers: 16MB
+    fsync: 'off'
+  basebackup:
+  - checkpoint: fast
+tags:
+  nofailover: false
+{tags}
+"#,
+            scope = opts.scope,
+            ttl = opts.ttl,
+            loop_wait = opts.loop_wait,
+            retry_timeout = opts.retry_timeout,
+            data = data_dir.display(),
+            bin = pg_bin_dir().display(),
+            node_dir = node_dir.display(),
+            tags = opts.tags,
+        );
+        let config_path = node_dir.join(format!("{name}.yml"));
+        std::fs::write(&config_path, config).expect("write config");
+        Node {
+            name: name.to_string(),
+            pg_port,
+            api_port,
+            config_path,
+            data_dir,
+            dir: node_dir,
+            binary: binary.to_path_buf(),
+            child: None,
+            starts: 0,
+        }
+    }
+
+    /// Starts the daemon as `postgres`, logging to `<node dir>/patroni-<n>.log`.
+    pub fn start(&mut self) {
+        self.starts += 1;
+        let log_path = self.dir.join(format!("patroni-{}.log", self.starts));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let (uid, gid) = postgres_ids();
+        let child = Command::new(&self.binary)
+            .arg(&self.config_path)
+            .current_dir(&self.dir)
+            .env("HOME", &self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .gid(gid)
+            .uid(uid)
+            .spawn()
+            .expect("start patroni");
+        self.child = Some(child);
+    }
+
+    /// The daemon's pid while it runs.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The postmaster's pid, from `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        kill(Pid::from_raw(pid), None).is_ok().then_some(pid)
+    }
+
+    /// `kill -9` of the daemon (PostgreSQL keeps running).
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// `kill -9` of the postmaster and every process of its group.
+    pub fn kill_postmaster(&self) {
+        if let Some(pid) = self.postmaster_pid() {
+            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+
+    /// Sends SIGTERM to the daemon; returns its exit status once it exited (or after 90 s).
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        for _ in 0..900 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// The daemon's log so far (all starts), for failure messages.
+    pub fn logs(&self) -> String {
+        (1..=self.starts)
+            .map(|n| std::fs::read_to_string(self.dir.join(format!("patroni-{n}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n--- restart ---\n")
+    }
+
+    /// `GET /patroni` as JSON.
+    pub async fn status(&self) -> Option<serde_json::Value> {
+        let (code, body) = crate::http_get(self.api_port, "/patroni").await?;
+        (code == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+    }
+
+    /// The role `/patroni` reports (`primary` / `replica`), if the node answers.
+    pub async fn role(&self) -> Option<String> {
+        Some(self.status().await?.get("role")?.as_str()?.to_string())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill_daemon();
+        if let Some(pid) = self.postmaster_pid() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGQUIT);
+            for _ in 0..50 {
+                if kill(Pid::from_raw(pid), None).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.kill_postmaster();
+        }
+    }
+}
