@@ -4,9 +4,11 @@
 //!
 //! Nothing here sleeps to synchronise: [`wait_for`] polls a condition until a deadline.
 
+mod cluster;
 mod etcd;
 mod node;
 
+pub use cluster::TestCluster;
 pub use etcd::Etcd;
 pub use node::{Node, NodeOptions};
 

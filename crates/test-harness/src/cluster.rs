@@ -1,0 +1,73 @@
+//! A whole test cluster: one etcd and `n` nodes named `pg0`, `pg1`, ...
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::{wait_for, Etcd, Node, NodeOptions, TempDir};
+
+/// etcd plus nodes; everything stops when dropped.
+pub struct TestCluster {
+    /// The nodes (not started by [`TestCluster::new`]).
+    pub nodes: Vec<Node>,
+    /// The etcd server.
+    pub etcd: Etcd,
+    dir: TempDir,
+}
+
+impl TestCluster {
+    /// Writes the configuration of `n` nodes running `binary`.
+    pub fn new(binary: &Path, n: usize, opts: &NodeOptions) -> TestCluster {
+        let etcd = Etcd::start();
+        let dir = TempDir::new("cluster");
+        let nodes = (0..n).map(|i| Node::new(binary, dir.path(), &format!("pg{i}"), &etcd.endpoint(), opts)).collect();
+        TestCluster { nodes, etcd, dir }
+    }
+
+    /// The directory holding every node.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts every node.
+    pub fn start_all(&mut self) {
+        for n in &mut self.nodes {
+            n.start();
+        }
+    }
+
+    /// Indexes of the nodes whose `GET /primary` answers 200 right now.
+    pub async fn primaries(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some((200, _)) = crate::http_get(n.api_port, "/primary").await {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    /// Waits until exactly one primary and `replicas` streaming replicas; returns the leader.
+    pub async fn wait_healthy(&self, replicas: usize, timeout: Duration) -> usize {
+        wait_for(&format!("one leader and {replicas} streaming replicas"), timeout, || async {
+            let primaries = self.primaries().await;
+            if primaries.len() != 1 {
+                return None;
+            }
+            let mut streaming = 0;
+            for n in &self.nodes {
+                if let Some(s) = n.status().await {
+                    if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming") {
+                        streaming += 1;
+                    }
+                }
+            }
+            (streaming == replicas).then_some(primaries[0])
+        })
+        .await
+    }
+
+    /// Every node's log, for a failing assertion.
+    pub fn logs(&self) -> String {
+        self.nodes.iter().map(|n| format!("===== {} =====\n{}", n.name, n.logs())).collect::<Vec<_>>().join("\n")
+    }
+}
