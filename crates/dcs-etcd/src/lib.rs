@@ -240,13 +240,19 @@ impl Dcs for EtcdDcs {
     async fn keepalive(&self) -> Result<bool, DcsError> {
         let Some(lease) = self.lock_state().lease else { return Ok(false) };
         let mut client = self.client.clone();
-        let result = self
+        let result = match self
             .with_timeout(async move {
                 let (mut keeper, mut stream) = client.lease_keep_alive(lease).await?;
                 keeper.keep_alive().await?;
                 Ok(stream.message().await?.map(|r| r.ttl() > 0).unwrap_or(false))
             })
-            .await?;
+            .await
+        {
+            Ok(alive) => alive,
+            // etcd answers an expired lease with an error rather than a zero TTL.
+            Err(e) if Self::is_lease_not_found(&e) => false,
+            Err(e) => return Err(e),
+        };
         if !result {
             tracing::warn!("etcd lease {lease:x} has expired");
             self.forget_lease();

@@ -13,7 +13,11 @@ pub fn parse_yaml(text: &str, origin: &str) -> Result<Value, ConfigError> {
         return Ok(Value::Object(Map::new()));
     }
     let value: Value = serde_saphyr::from_str(text)
-        .map_err(|e| ConfigError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        .map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            // The parser adds a source snippet after the first line; the first line has it all.
+            message: e.to_string().lines().next().unwrap_or("invalid YAML").trim_start_matches("error: ").to_string(),
+        })?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),

@@ -380,6 +380,23 @@ fn bootstrap_section(s: &Section) -> Result<BootstrapConfig, ConfigError> {
             return Err(ConfigError::invalid("bootstrap.initdb", format!("option {opt} is not allowed")));
         }
     }
+    let dcs_section = s.section("dcs")?;
+    for key in ["ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "primary_start_timeout"] {
+        if let Some(v) = dcs_section.int(key)? {
+            if v < 0 {
+                return Err(ConfigError::invalid(&dcs_section.key_path(key), "must not be negative"));
+            }
+        }
+    }
+    for key in ["check_timeline", "failsafe_mode", "synchronous_mode_strict"] {
+        dcs_section.bool(key)?;
+    }
+    let dcs_pg = dcs_section.section("postgresql")?;
+    dcs_pg.bool("use_pg_rewind")?;
+    dcs_pg.bool("use_slots")?;
+    if dcs_pg.raw("parameters").is_some_and(|p| !p.is_object()) {
+        return Err(ConfigError::invalid("bootstrap.dcs.postgresql.parameters", "postgresql.parameters is not a dictionary"));
+    }
     let dcs = match s.map("dcs")? {
         Some(m) => Value::Object(m.clone()),
         None => Value::Object(Map::new()),

@@ -1,0 +1,111 @@
+//! Bad configuration files (issue 2 acceptance 6): each gives one clear message naming the
+//! key and exit code 1, before anything is touched.
+
+use std::path::Path;
+use std::process::Command;
+
+const GOOD: &str = r#"scope: batman
+name: pg0
+restapi:
+  listen: 127.0.0.1:8008
+  connect_address: 127.0.0.1:8008
+etcd3:
+  host: 127.0.0.1:2379
+bootstrap:
+  dcs:
+    ttl: 30
+postgresql:
+  listen: 127.0.0.1:5432
+  connect_address: 127.0.0.1:5432
+  data_dir: /nonexistent/data
+  bin_dir: BIN_DIR
+  authentication:
+    superuser:
+      username: postgres
+    replication:
+      username: replicator
+"#;
+
+fn bin_dir() -> String {
+    patroni_test_harness::pg_bin_dir().display().to_string()
+}
+
+/// Runs `patroni --validate-config` (or the daemon itself) on `yaml`; exit code and stderr.
+fn run(yaml: &str, validate: bool) -> (i32, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("patroni-config-test-{}-{n}-{validate}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("patroni.yml");
+    std::fs::write(&file, yaml.replace("BIN_DIR", &bin_dir())).unwrap();
+    let mut cmd = Command::new(Path::new(env!("CARGO_BIN_EXE_patroni")));
+    if validate {
+        cmd.arg("--validate-config");
+    }
+    let out = cmd.arg(&file).env_clear().output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn assert_rejected(yaml: &str, expected: &str) {
+    for validate in [true, false] {
+        let (code, stderr) = run(yaml, validate);
+        assert_eq!(code, 1, "exit code for {expected:?} (validate={validate}); stderr: {stderr}");
+        assert!(stderr.contains(expected), "message should contain {expected:?}, got: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one clear message: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_good_file_validates() {
+    let (code, stderr) = run(GOOD, true);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn missing_scope() {
+    assert_rejected(&GOOD.replace("scope: batman\n", ""), "scope: is required but missing");
+}
+
+#[test]
+fn ttl_not_a_number() {
+    assert_rejected(&GOOD.replace("ttl: 30", "ttl: thirty"), "bootstrap.dcs.ttl: expected an integer, got \"thirty\"");
+}
+
+#[test]
+fn unknown_dcs_section() {
+    assert_rejected(&GOOD.replace("etcd3:", "etcd4:"), "no DCS section found: expected one of consul, etcd, etcd3, exhibitor, kubernetes, raft, zookeeper (unknown section etcd4)");
+}
+
+#[test]
+fn wrong_bin_dir() {
+    assert_rejected(&GOOD.replace("bin_dir: BIN_DIR", "bin_dir: /usr/lib/postgresql/nope/bin"), "postgresql.bin_dir: /usr/lib/postgresql/nope/bin is not a directory");
+    assert_rejected(&GOOD.replace("bin_dir: BIN_DIR", "bin_dir: /tmp"), "postgresql.bin_dir: cannot find the PostgreSQL program /tmp/postgres");
+}
+
+#[test]
+fn wrong_types_and_yaml_errors() {
+    assert_rejected(&GOOD.replace("  listen: 127.0.0.1:8008", "  listen: [1, 2]"), "restapi.listen: expected a string");
+    assert_rejected(&format!("{GOOD}tags: 5\n"), "tags: expected a mapping");
+    assert_rejected("scope: [unclosed\n", "cannot parse configuration file");
+    assert_rejected(&GOOD.replace("      username: postgres\n", ""), "postgresql.authentication.superuser.username: is required but missing");
+}
+
+#[test]
+fn environment_fills_a_file_without_dcs_section() {
+    let yaml = GOOD.replace("etcd3:\n  host: 127.0.0.1:2379\n", "");
+    let dir = std::env::temp_dir().join(format!("patroni-config-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("patroni.yml");
+    std::fs::write(&file, yaml.replace("BIN_DIR", &bin_dir())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_patroni"))
+        .arg("--validate-config")
+        .arg(&file)
+        .env_clear()
+        .env("PATRONI_ETCD3_HOST", "127.0.0.1:2379")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
