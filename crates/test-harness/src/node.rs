@@ -47,6 +47,8 @@ pub struct Node {
     binary: PathBuf,
     child: Option<Child>,
     starts: u32,
+    /// Extra environment for the daemon (`PATRONI_*` overrides).
+    pub env: Vec<(String, String)>,
 }
 
 impl Node {
@@ -133,6 +135,7 @@ tags:
             binary: binary.to_path_buf(),
             child: None,
             starts: 0,
+            env: Vec::new(),
         }
     }
 
@@ -146,6 +149,7 @@ tags:
             .arg(&self.config_path)
             .current_dir(&self.dir)
             .env("HOME", &self.dir)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -154,6 +158,27 @@ tags:
             .spawn()
             .expect("start patroni");
         self.child = Some(child);
+    }
+
+    /// Removes the `etcd3:` section from the YAML, so the DCS must come from the environment.
+    pub fn remove_dcs_section(&self) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        let kept: Vec<&str> = text
+            .lines()
+            .scan(false, |skipping, line| {
+                if line.starts_with("etcd3:") {
+                    *skipping = true;
+                    return Some(None);
+                }
+                if *skipping && line.starts_with("  ") {
+                    return Some(None);
+                }
+                *skipping = false;
+                Some(Some(line))
+            })
+            .flatten()
+            .collect();
+        std::fs::write(&self.config_path, kept.join("\n") + "\n").expect("write config");
     }
 
     /// The daemon's pid while it runs.
