@@ -50,7 +50,12 @@ impl Member {
             }
             _ => Map::new(),
         };
-        Member { name: name.to_string(), version, session, data }
+        Member {
+            name: name.to_string(),
+            version,
+            session,
+            data,
+        }
     }
 
     fn str_field(&self, key: &str) -> Option<&str> {
@@ -58,7 +63,10 @@ impl Member {
     }
 
     fn u64_field(&self, key: &str) -> Option<u64> {
-        self.data.get(key).and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        self.data.get(key).and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
     }
 
     /// `conn_url`.
@@ -113,13 +121,20 @@ impl Member {
 
     /// Published tags.
     pub fn tags(&self) -> Map<String, Value> {
-        self.data.get("tags").and_then(Value::as_object).cloned().unwrap_or_default()
+        self.data
+            .get("tags")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Whether the member may never become leader (`nofailover`, or `failover_priority <= 0`).
     pub fn nofailover(&self) -> bool {
         let tags = self.tags();
-        match tags.get("nofailover").and_then(crate::config::value::as_bool) {
+        match tags
+            .get("nofailover")
+            .and_then(crate::config::value::as_bool)
+        {
             Some(v) => v,
             None => tags
                 .get("failover_priority")
@@ -133,10 +148,16 @@ impl Member {
         let url = self.conn_url()?;
         let rest = url.split_once("://").map(|(_, r)| r)?;
         let hostport = rest.split('/').next()?;
-        let hostport = hostport.rsplit_once('@').map(|(_, h)| h).unwrap_or(hostport);
+        let hostport = hostport
+            .rsplit_once('@')
+            .map(|(_, h)| h)
+            .unwrap_or(hostport);
         if let Some(stripped) = hostport.strip_prefix('[') {
             let (host, rest) = stripped.split_once(']')?;
-            let port = rest.strip_prefix(':').and_then(|p| p.parse().ok()).unwrap_or(5432);
+            let port = rest
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(5432);
             return Some((host.to_string(), port));
         }
         match hostport.rsplit_once(':') {
@@ -231,10 +252,17 @@ impl Status {
                 retain_slots: m
                     .get("retain_slots")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             },
-            Ok(Value::Number(n)) => Status { last_lsn: n.as_u64().unwrap_or(0), ..Default::default() },
+            Ok(Value::Number(n)) => Status {
+                last_lsn: n.as_u64().unwrap_or(0),
+                ..Default::default()
+            },
             _ => Status::default(),
         }
     }
@@ -256,7 +284,9 @@ impl History {
     pub fn switch_lsn(&self, timeline: u64) -> Option<u64> {
         self.lines.iter().find_map(|line| {
             let arr = line.as_array()?;
-            (arr.first()?.as_u64()? == timeline).then(|| arr.get(1)?.as_u64()).flatten()
+            (arr.first()?.as_u64()? == timeline)
+                .then(|| arr.get(1)?.as_u64())
+                .flatten()
         })
     }
 }
@@ -292,7 +322,9 @@ impl Cluster {
             match kv.key.as_str() {
                 "initialize" => c.initialize = Some(kv.value.clone()),
                 "config" => {
-                    let parsed = serde_json::from_str::<Value>(&kv.value).ok().filter(Value::is_object);
+                    let parsed = serde_json::from_str::<Value>(&kv.value)
+                        .ok()
+                        .filter(Value::is_object);
                     c.config = Some(ClusterConfig {
                         version: kv.version,
                         valid: parsed.is_some(),
@@ -301,7 +333,11 @@ impl Cluster {
                 }
                 "leader" => {
                     if !kv.value.is_empty() {
-                        c.leader = Some(Leader { name: kv.value.clone(), version: kv.version, session: kv.session.clone() });
+                        c.leader = Some(Leader {
+                            name: kv.value.clone(),
+                            version: kv.version,
+                            session: kv.session.clone(),
+                        });
                     }
                 }
                 "status" => {
@@ -314,14 +350,27 @@ impl Cluster {
                 "history" => {
                     let parsed = serde_json::from_str::<Value>(&kv.value).ok();
                     c.history = Some(match parsed {
-                        Some(Value::Array(lines)) => History { version: kv.version, lines, valid: true },
-                        _ => History { version: kv.version, lines: Vec::new(), valid: false },
+                        Some(Value::Array(lines)) => History {
+                            version: kv.version,
+                            lines,
+                            valid: true,
+                        },
+                        _ => History {
+                            version: kv.version,
+                            lines: Vec::new(),
+                            valid: false,
+                        },
                     });
                 }
                 key => {
                     if let Some(name) = key.strip_prefix("members/") {
                         if !name.is_empty() && !name.contains('/') {
-                            c.members.push(Member::parse(name, &kv.value, kv.version, kv.session.clone()));
+                            c.members.push(Member::parse(
+                                name,
+                                &kv.value,
+                                kv.version,
+                                kv.session.clone(),
+                            ));
                         }
                     }
                 }
@@ -343,7 +392,10 @@ impl Cluster {
 
     /// Name of the lock holder.
     pub fn leader_name(&self) -> Option<&str> {
-        self.leader.as_ref().map(|l| l.name.as_str()).filter(|n| !n.is_empty())
+        self.leader
+            .as_ref()
+            .map(|l| l.name.as_str())
+            .filter(|n| !n.is_empty())
     }
 
     /// The member key of `name`.
@@ -368,7 +420,11 @@ impl Cluster {
         match &self.history {
             Some(h) if h.valid => match h.lines.last() {
                 None => 1,
-                Some(line) => line.as_array().and_then(|a| a.first()).and_then(Value::as_u64).map_or(0, |t| t + 1),
+                Some(line) => line
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_u64)
+                    .map_or(0, |t| t + 1),
             },
             _ => 0,
         }
@@ -398,7 +454,12 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, value: &str) -> KeyValue {
-        KeyValue { key: key.into(), value: value.into(), version: 7, session: None }
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+            version: 7,
+            session: None,
+        }
     }
 
     #[test]
@@ -406,10 +467,19 @@ mod tests {
         let c = Cluster::from_keys(&[
             kv("initialize", "7711457749166068220"),
             kv("leader", "pg2"),
-            kv("members/pg2", r#"{"conn_url":"postgres://127.0.0.1:15433/postgres","api_url":"http://127.0.0.1:18009/patroni","state":"running","role":"primary","version":"4.1.4","xlog_location":67139592,"timeline":1}"#),
-            kv("members/pg1", r#"{"conn_url":"postgres://127.0.0.1:15432/postgres","state":"running","role":"replica","xlog_location":67139592,"replication_state":"streaming","timeline":1}"#),
+            kv(
+                "members/pg2",
+                r#"{"conn_url":"postgres://127.0.0.1:15433/postgres","api_url":"http://127.0.0.1:18009/patroni","state":"running","role":"primary","version":"4.1.4","xlog_location":67139592,"timeline":1}"#,
+            ),
+            kv(
+                "members/pg1",
+                r#"{"conn_url":"postgres://127.0.0.1:15432/postgres","state":"running","role":"replica","xlog_location":67139592,"replication_state":"streaming","timeline":1}"#,
+            ),
             kv("members/pg1/extra", "ignored"),
-            kv("status", r#"{"optime":67139592,"slots":{"pg1":67139592},"retain_slots":["pg1","pg2"]}"#),
+            kv(
+                "status",
+                r#"{"optime":67139592,"slots":{"pg1":67139592},"retain_slots":["pg1","pg2"]}"#,
+            ),
             kv("failover", "{}"),
             kv("config", "not json"),
             kv("history", "[]"),
@@ -423,12 +493,18 @@ mod tests {
         assert_eq!(c.config_data(), None);
         assert_eq!(c.timeline(), 1);
         assert_eq!(c.system_id(), Some("7711457749166068220"));
-        assert_eq!(c.member("pg1").unwrap().host_port(), Some(("127.0.0.1".into(), 15432)));
+        assert_eq!(
+            c.member("pg1").unwrap().host_port(),
+            Some(("127.0.0.1".into(), 15432))
+        );
     }
 
     #[test]
     fn history_gives_the_cluster_timeline() {
-        let c = Cluster::from_keys(&[kv("history", r#"[[1,67139944,"no recovery target specified","2026-11-23T19:55:21+00:00","pg1"]]"#)]);
+        let c = Cluster::from_keys(&[kv(
+            "history",
+            r#"[[1,67139944,"no recovery target specified","2026-11-23T19:55:21+00:00","pg1"]]"#,
+        )]);
         assert_eq!(c.timeline(), 2);
         assert_eq!(c.history.as_ref().unwrap().switch_lsn(1), Some(67139944));
         assert_eq!(Cluster::default().timeline(), 0);
@@ -437,8 +513,16 @@ mod tests {
     #[test]
     fn legacy_values() {
         let f = Failover::parse("pg1:pg2", 3).unwrap();
-        assert_eq!((f.leader.as_deref(), f.candidate.as_deref()), (Some("pg1"), Some("pg2")));
-        let m = Member::parse("a", "postgres://h:5432/postgres?application_name=http://h:8008/patroni", 1, None);
+        assert_eq!(
+            (f.leader.as_deref(), f.candidate.as_deref()),
+            (Some("pg1"), Some("pg2"))
+        );
+        let m = Member::parse(
+            "a",
+            "postgres://h:5432/postgres?application_name=http://h:8008/patroni",
+            1,
+            None,
+        );
         assert_eq!(m.api_url(), Some("http://h:8008/patroni"));
         assert_eq!(Status::parse("12345").last_lsn, 12345);
     }

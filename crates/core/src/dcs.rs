@@ -43,7 +43,11 @@ pub trait Dcs: Send + Sync {
 
     /// Renews our hold on `leader` (fails if someone else owns it) and writes `status`
     /// with `last_lsn` when given. `Ok(false)`: we do not own the key any more.
-    async fn update_leader(&self, cluster: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError>;
+    async fn update_leader(
+        &self,
+        cluster: &Cluster,
+        last_lsn: Option<u64>,
+    ) -> Result<bool, DcsError>;
 
     /// Renews this node's lease / session without touching any key: called by the renewal
     /// timer between HA cycles. `Ok(false)` when the lease is gone.
@@ -66,7 +70,8 @@ pub trait Dcs: Send + Sync {
     async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError>;
 
     /// Writes `failover`; with `version` only if it still has that version.
-    async fn set_failover_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError>;
+    async fn set_failover_value(&self, value: &str, version: Option<i64>)
+        -> Result<bool, DcsError>;
 
     /// Writes `history`.
     async fn set_history_value(&self, value: &str) -> Result<bool, DcsError>;

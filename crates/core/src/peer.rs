@@ -28,8 +28,14 @@ impl PeerStatus {
         let xlog = doc.get("xlog")?.as_object()?;
         let role = doc.get("role").and_then(Value::as_str).unwrap_or("");
         let location = xlog.get("location").and_then(Value::as_u64);
-        let received = xlog.get("received_location").and_then(Value::as_u64).unwrap_or(0);
-        let replayed = xlog.get("replayed_location").and_then(Value::as_u64).unwrap_or(0);
+        let received = xlog
+            .get("received_location")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let replayed = xlog
+            .get("replayed_location")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let is_primary = matches!(role, "primary" | "master") || location.is_some();
         let tags = doc.get("tags").and_then(Value::as_object);
         let tag = |k: &str| tags.and_then(|t| t.get(k));
@@ -45,7 +51,10 @@ impl PeerStatus {
             timeline: doc.get("timeline").and_then(Value::as_u64),
             nofailover,
             failover_priority: if nofailover { 0 } else { priority.unwrap_or(1) },
-            watchdog_failed: doc.get("watchdog_failed").and_then(Value::as_bool).unwrap_or(false),
+            watchdog_failed: doc
+                .get("watchdog_failed")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 }
@@ -57,7 +66,11 @@ mod tests {
 
     #[test]
     fn parses_primary_and_replica() {
-        let p = PeerStatus::parse("pg2", &json!({"role": "primary", "xlog": {"location": 100}, "timeline": 1})).unwrap();
+        let p = PeerStatus::parse(
+            "pg2",
+            &json!({"role": "primary", "xlog": {"location": 100}, "timeline": 1}),
+        )
+        .unwrap();
         assert!(p.is_primary);
         assert_eq!(p.wal_position, 100);
         let r = PeerStatus::parse(

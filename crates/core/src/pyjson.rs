@@ -10,7 +10,11 @@ use serde_json::ser::Formatter;
 struct PythonFormatter;
 
 impl Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -18,7 +22,11 @@ impl Formatter for PythonFormatter {
         }
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -30,7 +38,11 @@ impl Formatter for PythonFormatter {
         writer.write_all(b": ")
     }
 
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         for c in fragment.chars() {
             if c.is_ascii() {
                 writer.write_all(&[c as u8])?;
@@ -61,6 +73,9 @@ mod tests {
 
     #[test]
     fn renders_like_python() {
-        assert_eq!(super::to_string(&json!({"a": [1, 2], "b": "é"})), r#"{"a": [1, 2], "b": "\u00e9"}"#);
+        assert_eq!(
+            super::to_string(&json!({"a": [1, 2], "b": "é"})),
+            r#"{"a": [1, 2], "b": "\u00e9"}"#
+        );
     }
 }

@@ -13,7 +13,11 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { ttl: 30, loop_wait: 10, retry_timeout: 10 }
+        Timing {
+            ttl: 30,
+            loop_wait: 10,
+            retry_timeout: 10,
+        }
     }
 }
 
@@ -25,7 +29,9 @@ impl Timing {
         let mut warnings = Vec::new();
         let mut clamp = |name: &str, value: i64, min: i64| {
             if value < min {
-                warnings.push(format!("{name}={value} is below the minimum {min}; using {min}"));
+                warnings.push(format!(
+                    "{name}={value} is below the minimum {min}; using {min}"
+                ));
                 min
             } else {
                 value
@@ -48,7 +54,11 @@ impl Timing {
         }
         let as_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
         (
-            Timing { ttl: as_u32(ttl), loop_wait: as_u32(loop_wait), retry_timeout: as_u32(retry_timeout) },
+            Timing {
+                ttl: as_u32(ttl),
+                loop_wait: as_u32(loop_wait),
+                retry_timeout: as_u32(retry_timeout),
+            },
             warnings,
         )
     }
@@ -67,9 +77,30 @@ mod tests {
 
     #[test]
     fn rule_is_enforced() {
-        assert_eq!(Timing::enforce(20, 2, 5).0, Timing { ttl: 20, loop_wait: 2, retry_timeout: 5 });
-        assert_eq!(Timing::enforce(20, 10, 8).0, Timing { ttl: 20, loop_wait: 4, retry_timeout: 8 });
-        assert_eq!(Timing::enforce(20, 10, 10).0, Timing { ttl: 20, loop_wait: 1, retry_timeout: 9 });
+        assert_eq!(
+            Timing::enforce(20, 2, 5).0,
+            Timing {
+                ttl: 20,
+                loop_wait: 2,
+                retry_timeout: 5
+            }
+        );
+        assert_eq!(
+            Timing::enforce(20, 10, 8).0,
+            Timing {
+                ttl: 20,
+                loop_wait: 4,
+                retry_timeout: 8
+            }
+        );
+        assert_eq!(
+            Timing::enforce(20, 10, 10).0,
+            Timing {
+                ttl: 20,
+                loop_wait: 1,
+                retry_timeout: 9
+            }
+        );
         assert_eq!(Timing::enforce(5, 0, 1).0.ttl, 20);
     }
 }

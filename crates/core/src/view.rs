@@ -25,7 +25,9 @@ pub fn cluster_json(cluster: &Cluster, scope: &str) -> Value {
     let sync_mode = cluster
         .config_data()
         .and_then(|c| c.get("synchronous_mode"))
-        .is_some_and(|v| crate::config::value::as_bool(v) == Some(true) || v.as_str() == Some("quorum"));
+        .is_some_and(|v| {
+            crate::config::value::as_bool(v) == Some(true) || v.as_str() == Some("quorum")
+        });
     let mut members = Vec::new();
     for m in &cluster.members {
         let is_leader = Some(m.name.as_str()) == leader;
@@ -40,7 +42,11 @@ pub fn cluster_json(cluster: &Cluster, scope: &str) -> Value {
         } else {
             "replica"
         };
-        let state = if role == "leader" { m.state() } else { m.replication_state().unwrap_or(m.state()) };
+        let state = if role == "leader" {
+            m.state()
+        } else {
+            m.replication_state().unwrap_or(m.state())
+        };
         let mut o = Map::new();
         o.insert("name".into(), json!(m.name));
         o.insert("role".into(), json!(role));
@@ -52,13 +58,23 @@ pub fn cluster_json(cluster: &Cluster, scope: &str) -> Value {
             o.insert("host".into(), json!(host));
             o.insert("port".into(), json!(port));
         }
-        for key in ["timeline", "pending_restart", "pending_restart_reason", "scheduled_restart", "tags"] {
+        for key in [
+            "timeline",
+            "pending_restart",
+            "pending_restart_reason",
+            "scheduled_restart",
+            "tags",
+        ] {
             if let Some(v) = m.data.get(key) {
                 o.insert(key.into(), v.clone());
             }
         }
         if !is_leader {
-            for (prefix, lsn) in [("receive_", m.receive_lsn()), ("replay_", m.replay_lsn()), ("", m.xlog_location())] {
+            for (prefix, lsn) in [
+                ("receive_", m.receive_lsn()),
+                ("replay_", m.replay_lsn()),
+                ("", m.xlog_location()),
+            ] {
                 match lsn.filter(|l| *l > 0) {
                     Some(l) => {
                         o.insert(format!("{prefix}lag"), json!(optime.saturating_sub(l)));
@@ -102,12 +118,23 @@ mod tests {
 
     #[test]
     fn matches_the_observed_4_1_document() {
-        let kv = |k: &str, v: &str| KeyValue { key: k.into(), value: v.into(), version: 1, session: None };
+        let kv = |k: &str, v: &str| KeyValue {
+            key: k.into(),
+            value: v.into(),
+            version: 1,
+            session: None,
+        };
         let c = Cluster::from_keys(&[
             kv("leader", "pg2"),
             kv("status", r#"{"optime":67139592}"#),
-            kv("members/pg1", r#"{"conn_url":"postgres://127.0.0.1:15432/postgres","api_url":"http://127.0.0.1:18008/patroni","state":"running","role":"replica","version":"4.1.4","xlog_location":67139592,"replay_lsn":67139592,"receive_lsn":67139592,"replication_state":"streaming","timeline":1}"#),
-            kv("members/pg2", r#"{"conn_url":"postgres://127.0.0.1:15433/postgres","api_url":"http://127.0.0.1:18009/patroni","state":"running","role":"primary","version":"4.1.4","xlog_location":67139592,"timeline":1}"#),
+            kv(
+                "members/pg1",
+                r#"{"conn_url":"postgres://127.0.0.1:15432/postgres","api_url":"http://127.0.0.1:18008/patroni","state":"running","role":"replica","version":"4.1.4","xlog_location":67139592,"replay_lsn":67139592,"receive_lsn":67139592,"replication_state":"streaming","timeline":1}"#,
+            ),
+            kv(
+                "members/pg2",
+                r#"{"conn_url":"postgres://127.0.0.1:15433/postgres","api_url":"http://127.0.0.1:18009/patroni","state":"running","role":"primary","version":"4.1.4","xlog_location":67139592,"timeline":1}"#,
+            ),
         ]);
         let text = crate::pyjson::to_string(&cluster_json(&c, "bench"));
         assert_eq!(

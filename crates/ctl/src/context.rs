@@ -38,7 +38,9 @@ impl Context {
         if let Some(url) = dcs_url {
             apply_dcs_url(&mut tree, url)?;
         }
-        Ok(Context { config: Config::from_tree(tree, Strictness::Ctl)? })
+        Ok(Context {
+            config: Config::from_tree(tree, Strictness::Ctl)?,
+        })
     }
 
     /// Connects to the DCS for cluster `scope` (read-only use: no lease is created).
@@ -48,7 +50,9 @@ impl Context {
         if config.dcs.is_none() {
             bail!("Can not find suitable configuration of distributed configuration store\nAvailable implementations: etcd3");
         }
-        patroni_dcs::connect(&config, scope, 30, 10).await.map_err(|e| anyhow!("{e}"))
+        patroni_dcs::connect(&config, scope, 30, 10)
+            .await
+            .map_err(|e| anyhow!("{e}"))
     }
 }
 
@@ -63,7 +67,13 @@ fn apply_dcs_url(tree: &mut Value, url: &str) -> anyhow::Result<()> {
         None => (rest, None),
     };
     let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| anyhow!("invalid port in --dcs-url: {p}"))?)),
+        Some((h, p)) => (
+            h,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| anyhow!("invalid port in --dcs-url: {p}"))?,
+            ),
+        ),
         None => (hostport, None),
     };
     let host = if host.is_empty() { "localhost" } else { host };
@@ -84,11 +94,16 @@ fn apply_dcs_url(tree: &mut Value, url: &str) -> anyhow::Result<()> {
         "exhibitor" => 8181,
         other => bail!("Unknown dcs scheme: {other}"),
     };
-    let Value::Object(map) = tree else { bail!("invalid configuration") };
+    let Value::Object(map) = tree else {
+        bail!("invalid configuration")
+    };
     for k in config::local_dcs_names() {
         map.remove(*k);
     }
-    map.insert(scheme, json!({"host": format!("{host}:{}", port.unwrap_or(default_port))}));
+    map.insert(
+        scheme,
+        json!({"host": format!("{host}:{}", port.unwrap_or(default_port))}),
+    );
     if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
         map.insert("namespace".into(), json!(format!("/{ns}")));
     }

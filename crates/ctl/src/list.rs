@@ -67,12 +67,6 @@ impl TopologyArgs {
     }
 }
 
-impl Default for Format {
-    fn default() -> Self {
-        Format::Pretty
-    }
-}
-
 /// Runs `list`.
 pub async fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
     let mut names = args.cluster_names.clone();
@@ -83,14 +77,21 @@ pub async fn run(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
         }
         names.push(ctx.config.scope.clone());
     }
-    let interval = if args.watch_default { Some(2.0) } else { args.watch };
+    let interval = if args.watch_default {
+        Some(2.0)
+    } else {
+        args.watch
+    };
     loop {
         if interval.is_some() {
             print!("\x1b[2J\x1b[H");
         }
         for name in &names {
             let dcs = ctx.dcs(name).await?;
-            let cluster = dcs.get_cluster().await.with_context(|| format!("reading cluster {name}"))?;
+            let cluster = dcs
+                .get_cluster()
+                .await
+                .with_context(|| format!("reading cluster {name}"))?;
             if args.timestamp {
                 println!("{}", chrono::Local::now().format("%Y-%m-%d %H:%M:%S"));
             }
@@ -113,7 +114,10 @@ fn mb(v: &Value) -> Cell {
 fn text(v: Option<&Value>) -> Cell {
     match v {
         Some(Value::String(s)) => Cell::Text(s.clone()),
-        Some(Value::Number(n)) => n.as_i64().map(Cell::Int).unwrap_or_else(|| Cell::Text(n.to_string())),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Cell::Int)
+            .unwrap_or_else(|| Cell::Text(n.to_string())),
         _ => Cell::Text(String::new()),
     }
 }
@@ -121,27 +125,57 @@ fn text(v: Option<&Value>) -> Cell {
 /// The listing of one cluster in the requested format.
 pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
     let doc = patroni_core::view::cluster_json(cluster, scope);
-    let members = doc.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
+    let members = doc
+        .get("members")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let hosts: Vec<(String, u64)> = members
         .iter()
-        .map(|m| (m.get("host").and_then(Value::as_str).unwrap_or("").to_string(), m.get("port").and_then(Value::as_u64).unwrap_or(5432)))
+        .map(|m| {
+            (
+                m.get("host")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                m.get("port").and_then(Value::as_u64).unwrap_or(5432),
+            )
+        })
         .collect();
     let mut host_count: HashMap<&str, usize> = HashMap::new();
     for (h, _) in &hosts {
         *host_count.entry(h.as_str()).or_default() += 1;
     }
-    let with_port = hosts.iter().any(|(h, p)| *p != 5432 || host_count.get(h.as_str()).copied().unwrap_or(0) > 1);
+    let with_port = hosts
+        .iter()
+        .any(|(h, p)| *p != 5432 || host_count.get(h.as_str()).copied().unwrap_or(0) > 1);
 
     let mut order: Vec<usize> = (0..members.len()).collect();
     let mut depth = vec![0usize; members.len()];
     if args.topology {
         order = topology_order(&members, &mut depth);
     }
-    let optional = ["Pending restart", "Pending restart reason", "Scheduled restart", "Tags"];
-    let mut headers: Vec<String> = ["Cluster", "Member", "Host", "Role", "State", "TL", "Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let optional = [
+        "Pending restart",
+        "Pending restart reason",
+        "Scheduled restart",
+        "Tags",
+    ];
+    let mut headers: Vec<String> = [
+        "Cluster",
+        "Member",
+        "Host",
+        "Role",
+        "State",
+        "TL",
+        "Receive LSN",
+        "Receive Lag",
+        "Replay LSN",
+        "Replay Lag",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     let mut extra: Vec<[Cell; 4]> = Vec::new();
     for &i in &order {
@@ -149,7 +183,11 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
         let name = m.get("name").and_then(Value::as_str).unwrap_or("");
         let role = m.get("role").and_then(Value::as_str).unwrap_or("");
         let state = m.get("state").and_then(Value::as_str).unwrap_or("");
-        let member = if args.topology && depth[i] > 0 { format!("{}+ {name}", "  ".repeat(depth[i] - 1)) } else { name.to_string() };
+        let member = if args.topology && depth[i] > 0 {
+            format!("{}+ {name}", "  ".repeat(depth[i] - 1))
+        } else {
+            name.to_string()
+        };
         let host = match (&hosts[i], with_port) {
             ((h, _), _) if h.is_empty() => String::new(),
             ((h, p), true) => format!("{h}:{p}"),
@@ -159,18 +197,37 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
             .split('_')
             .map(|w| {
                 let mut c = w.chars();
-                c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default()
             })
             .collect::<Vec<_>>()
             .join(" ");
         let mut receive = (Cell::Text(String::new()), Cell::Text(String::new()));
         let mut replay = (Cell::Text(String::new()), Cell::Text(String::new()));
         if role != "leader" && role != "standby_leader" {
-            let lsn = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("unknown").to_string();
-            receive = (Cell::Text(lsn("receive_lsn")), mb(m.get("receive_lag").unwrap_or(&Value::Null)));
-            replay = (Cell::Text(lsn("replay_lsn")), mb(m.get("replay_lag").unwrap_or(&Value::Null)));
-            if lsn("receive_lsn") == "unknown" && lsn("replay_lsn") == "unknown" && lsn("lsn") != "unknown" {
-                let pair = (Cell::Text(lsn("lsn")), mb(m.get("lag").unwrap_or(&Value::Null)));
+            let lsn = |k: &str| {
+                m.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string()
+            };
+            receive = (
+                Cell::Text(lsn("receive_lsn")),
+                mb(m.get("receive_lag").unwrap_or(&Value::Null)),
+            );
+            replay = (
+                Cell::Text(lsn("replay_lsn")),
+                mb(m.get("replay_lag").unwrap_or(&Value::Null)),
+            );
+            if lsn("receive_lsn") == "unknown"
+                && lsn("replay_lsn") == "unknown"
+                && lsn("lsn") != "unknown"
+            {
+                let pair = (
+                    Cell::Text(lsn("lsn")),
+                    mb(m.get("lag").unwrap_or(&Value::Null)),
+                );
                 if state == "streaming" {
                     receive = pair;
                 } else {
@@ -190,7 +247,11 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
             replay.0,
             replay.1,
         ]);
-        let pending = if m.get("pending_restart").and_then(Value::as_bool) == Some(true) { "*" } else { "" };
+        let pending = if m.get("pending_restart").and_then(Value::as_bool) == Some(true) {
+            "*"
+        } else {
+            ""
+        };
         let reason = m
             .get("pending_restart_reason")
             .and_then(Value::as_object)
@@ -214,9 +275,26 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
         let tags = m
             .get("tags")
             .and_then(Value::as_object)
-            .map(|t| t.iter().map(|(k, v)| format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect::<Vec<_>>().join("\n"))
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}: {}",
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default();
-        extra.push([Cell::Text(pending.into()), Cell::Text(reason), Cell::Text(scheduled), Cell::Text(tags)]);
+        extra.push([
+            Cell::Text(pending.into()),
+            Cell::Text(reason),
+            Cell::Text(scheduled),
+            Cell::Text(tags),
+        ]);
     }
     for (j, title) in optional.iter().enumerate() {
         if args.extended || extra.iter().any(|e| !e[j].is_empty()) {
@@ -229,8 +307,16 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
     let pretty_mode = args.topology || args.format == Format::Pretty;
     match (pretty_mode, args.format) {
         (true, _) => {
-            let shown_headers: Vec<String> =
-                headers[1..].iter().map(|h| if h.ends_with(" Lag") { "Lag".to_string() } else { h.clone() }).collect();
+            let shown_headers: Vec<String> = headers[1..]
+                .iter()
+                .map(|h| {
+                    if h.ends_with(" Lag") {
+                        "Lag".to_string()
+                    } else {
+                        h.clone()
+                    }
+                })
+                .collect();
             let shown_rows: Vec<Vec<Cell>> = rows.iter().map(|r| r[1..].to_vec()).collect();
             let state = match cluster.initialize.as_deref() {
                 None => "uninitialized".to_string(),
@@ -248,7 +334,10 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
                 text.push_str(" Maintenance mode: on\n");
             }
             if let Some(s) = doc.get("scheduled_switchover") {
-                text.push_str(&format!(" Switchover scheduled at: {}\n", s.get("at").and_then(Value::as_str).unwrap_or("")));
+                text.push_str(&format!(
+                    " Switchover scheduled at: {}\n",
+                    s.get("at").and_then(Value::as_str).unwrap_or("")
+                ));
                 if let Some(f) = s.get("from").and_then(Value::as_str) {
                     text.push_str(&format!("                    from: {f}\n"));
                 }
@@ -266,12 +355,36 @@ pub fn render(scope: &str, cluster: &Cluster, args: &ListArgs) -> String {
 
 /// Leader first, then members under whom they replicate from (`replicatefrom`).
 fn topology_order(members: &[Value], depth: &mut [usize]) -> Vec<usize> {
-    let name = |i: usize| members[i].get("name").and_then(Value::as_str).unwrap_or("").to_string();
-    let upstream = |i: usize| members[i].get("tags").and_then(|t| t.get("replicatefrom")).and_then(Value::as_str).map(str::to_string);
-    let leader = (0..members.len()).find(|&i| matches!(members[i].get("role").and_then(Value::as_str), Some("leader" | "standby_leader")));
+    let name = |i: usize| {
+        members[i]
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let upstream = |i: usize| {
+        members[i]
+            .get("tags")
+            .and_then(|t| t.get("replicatefrom"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let leader = (0..members.len()).find(|&i| {
+        matches!(
+            members[i].get("role").and_then(Value::as_str),
+            Some("leader" | "standby_leader")
+        )
+    });
     let mut order = Vec::new();
     let mut placed = vec![false; members.len()];
-    fn visit(i: usize, d: usize, members_len: usize, children: &dyn Fn(usize) -> Vec<usize>, order: &mut Vec<usize>, placed: &mut [bool], depth: &mut [usize]) {
+    fn visit(
+        i: usize,
+        d: usize,
+        children: &dyn Fn(usize) -> Vec<usize>,
+        order: &mut Vec<usize>,
+        placed: &mut [bool],
+        depth: &mut [usize],
+    ) {
         if placed[i] {
             return;
         }
@@ -279,7 +392,7 @@ fn topology_order(members: &[Value], depth: &mut [usize]) -> Vec<usize> {
         depth[i] = d;
         order.push(i);
         for c in children(i) {
-            visit(c, d + 1, members_len, children, order, placed, depth);
+            visit(c, d + 1, children, order, placed, depth);
         }
     }
     let names: Vec<String> = (0..members.len()).map(name).collect();
@@ -287,16 +400,29 @@ fn topology_order(members: &[Value], depth: &mut [usize]) -> Vec<usize> {
         (0..members.len())
             .filter(|&c| c != p && Some(c) != leader)
             .filter(|&c| match upstream(c) {
-                Some(u) if names.contains(&u) && Some(names.iter().position(|n| *n == u).unwrap_or(usize::MAX)) != leader => u == names[p],
+                Some(u)
+                    if names.contains(&u)
+                        && Some(names.iter().position(|n| *n == u).unwrap_or(usize::MAX))
+                            != leader =>
+                {
+                    u == names[p]
+                }
                 _ => Some(p) == leader,
             })
             .collect()
     };
     if let Some(l) = leader {
-        visit(l, 0, members.len(), &children, &mut order, &mut placed, depth);
+        visit(l, 0, &children, &mut order, &mut placed, depth);
     }
     for i in 0..members.len() {
-        visit(i, usize::from(leader.is_some()), members.len(), &children, &mut order, &mut placed, depth);
+        visit(
+            i,
+            usize::from(leader.is_some()),
+            &children,
+            &mut order,
+            &mut placed,
+            depth,
+        );
     }
     order
 }

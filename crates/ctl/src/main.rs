@@ -37,7 +37,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => fail(&e.to_string()),
     };
@@ -47,7 +50,10 @@ fn main() {
             Command::List(args) => list::run(&ctx, args).await,
             Command::Topology(args) => list::run(&ctx, args.into_list()).await,
             Command::Version => {
-                println!("patronictl version 4.1.4 (patroni-rs {})", env!("CARGO_PKG_VERSION"));
+                println!(
+                    "patronictl version 4.1.4 (patroni-rs {})",
+                    env!("CARGO_PKG_VERSION")
+                );
                 Ok(())
             }
         }

@@ -6,9 +6,10 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 use serde_json::{Map, Value};
 
 /// Output formats of `list`, `topology` and `history`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
     /// ASCII table.
+    #[default]
     Pretty,
     /// Tab-separated values.
     Tsv,
@@ -54,16 +55,27 @@ const PRETTY_PRESET: &str = "||--+-++|    ++++++";
 
 /// Renders the pretty table; `right` names the right-aligned columns; `title` is written
 /// into the top border.
-pub fn pretty(headers: &[String], rows: &[Vec<Cell>], right: &[&str], title: Option<&str>) -> String {
+pub fn pretty(
+    headers: &[String],
+    rows: &[Vec<Cell>],
+    right: &[&str],
+    title: Option<&str>,
+) -> String {
     let mut table = Table::new();
-    table.load_preset(PRETTY_PRESET).set_content_arrangement(ContentArrangement::Disabled);
-    table.set_header(headers.iter().map(|h| comfy_table::Cell::new(h)));
+    table
+        .load_preset(PRETTY_PRESET)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(headers.iter().map(comfy_table::Cell::new));
     for row in rows {
         table.add_row(row.iter().map(|c| comfy_table::Cell::new(c.display())));
     }
     for (i, h) in headers.iter().enumerate() {
         if let Some(col) = table.column_mut(i) {
-            col.set_cell_alignment(if right.contains(&h.as_str()) { CellAlignment::Right } else { CellAlignment::Left });
+            col.set_cell_alignment(if right.contains(&h.as_str()) {
+                CellAlignment::Right
+            } else {
+                CellAlignment::Left
+            });
         }
     }
     let text = table.to_string();
@@ -106,7 +118,10 @@ fn objects(headers: &[String], rows: &[Vec<Cell>], skip_empty: bool) -> Vec<Map<
 
 /// `json.dumps` of the rows as objects (empty values dropped when `skip_empty`).
 pub fn json(headers: &[String], rows: &[Vec<Cell>], skip_empty: bool) -> String {
-    let list: Vec<Value> = objects(headers, rows, skip_empty).into_iter().map(Value::Object).collect();
+    let list: Vec<Value> = objects(headers, rows, skip_empty)
+        .into_iter()
+        .map(Value::Object)
+        .collect();
     patroni_core::pyjson::to_string(&list)
 }
 
@@ -116,14 +131,19 @@ fn yaml_needs_quotes(s: &str) -> bool {
         return true;
     }
     let lower = s.to_ascii_lowercase();
-    let special = ["true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"];
+    let special = [
+        "true", "false", "yes", "no", "on", "off", "null", "~", "y", "n",
+    ];
     s.parse::<f64>().is_ok()
         || special.contains(&lower.as_str())
         || s.starts_with(|c: char| "!&*-?:,[]{}#|>@`\"'% ".contains(c))
         || s.ends_with(' ')
         || s.contains(": ")
         || s.contains(" #")
-        || (s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' && s[..4].chars().all(|c| c.is_ascii_digit()))
+        || (s.len() >= 10
+            && s.as_bytes()[4] == b'-'
+            && s.as_bytes()[7] == b'-'
+            && s[..4].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// PyYAML `safe_dump` of the rows: a block list of mappings with sorted keys.
@@ -141,13 +161,23 @@ pub fn yaml(headers: &[String], rows: &[Vec<Cell>], skip_empty: bool) -> String 
             let text = match v {
                 Value::String(s) if s.contains('\n') => {
                     let indent = "    ";
-                    format!("|-\n{}", s.lines().map(|l| format!("{indent}{l}")).collect::<Vec<_>>().join("\n"))
+                    format!(
+                        "|-\n{}",
+                        s.lines()
+                            .map(|l| format!("{indent}{l}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    )
                 }
                 Value::String(s) if yaml_needs_quotes(s) => format!("'{}'", s.replace('\'', "''")),
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let key = if yaml_needs_quotes(k) { format!("'{k}'") } else { (*k).clone() };
+            let key = if yaml_needs_quotes(k) {
+                format!("'{k}'")
+            } else {
+                (*k).clone()
+            };
             out.push_str(if i == 0 { "- " } else { "  " });
             out.push_str(&format!("{key}: {text}\n"));
         }
@@ -161,8 +191,16 @@ mod tests {
 
     #[test]
     fn pretty_matches_upstream_layout() {
-        let headers: Vec<String> = ["Member", "Host", "Role", "TL"].iter().map(|s| s.to_string()).collect();
-        let rows = vec![vec![Cell::Text("pg1".into()), Cell::Text("127.0.0.1:15432".into()), Cell::Text("Replica".into()), Cell::Int(1)]];
+        let headers: Vec<String> = ["Member", "Host", "Role", "TL"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let rows = vec![vec![
+            Cell::Text("pg1".into()),
+            Cell::Text("127.0.0.1:15432".into()),
+            Cell::Text("Replica".into()),
+            Cell::Int(1),
+        ]];
         let text = pretty(&headers, &rows, &["TL"], Some(" Cluster: bench (77) "));
         assert_eq!(
             text,

@@ -15,14 +15,23 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let level = match *event.metadata().level() {
             Level::ERROR => "ERROR",
             Level::WARN => "WARNING",
             Level::INFO => "INFO",
             _ => "DEBUG",
         };
-        write!(writer, "{} {level}: ", chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f"))?;
+        write!(
+            writer,
+            "{} {level}: ",
+            chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f")
+        )?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }

@@ -54,7 +54,11 @@ fn main() {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("patroni: cannot start the runtime: {e}");
@@ -69,7 +73,8 @@ fn main() {
 
 /// Reads the cached dynamic configuration kept in the data directory, if any.
 fn cached_dynamic(config: &Config) -> Option<DynamicConfig> {
-    let text = std::fs::read_to_string(config.postgresql.data_dir.join("patroni.dynamic.json")).ok()?;
+    let text =
+        std::fs::read_to_string(config.postgresql.data_dir.join("patroni.dynamic.json")).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some(DynamicConfig::from_value(&value).0)
 }
@@ -78,7 +83,8 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
 
-    let start_dynamic = cached_dynamic(&config).unwrap_or_else(|| DynamicConfig::from_value(&config.bootstrap.dcs).0);
+    let start_dynamic = cached_dynamic(&config)
+        .unwrap_or_else(|| DynamicConfig::from_value(&config.bootstrap.dcs).0);
     let timing = start_dynamic.timing;
     let dcs = loop {
         match patroni_dcs::connect(&config, &config.name, timing.ttl, timing.retry_timeout).await {
@@ -105,12 +111,20 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     };
     if let Some(api) = cluster.member(&config.name).and_then(|m| m.api_url()) {
         let liveness = api.replace("/patroni", "/liveness");
-        if http::get_json(&liveness, Duration::from_secs(3), None).await.is_ok()
-            || tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(config.restapi.connect_address.as_str()))
-                .await
-                .is_ok_and(|r| r.is_ok())
+        if http::get_json(&liveness, Duration::from_secs(3), None)
+            .await
+            .is_ok()
+            || tokio::time::timeout(
+                Duration::from_secs(3),
+                tokio::net::TcpStream::connect(config.restapi.connect_address.as_str()),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok())
         {
-            anyhow::bail!("Can't start; there is already a node named '{}' running", config.name);
+            anyhow::bail!(
+                "Can't start; there is already a node named '{}' running",
+                config.name
+            );
         }
     }
     let dynamic = match cluster.config_data() {
@@ -125,12 +139,27 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.restapi.listen.replace('*', "0.0.0.0"))
         .await
         .with_context(|| format!("cannot listen on restapi.listen {}", config.restapi.listen))?;
-    let api = Arc::new(rest::Api { config: Arc::clone(&config), shared: Arc::clone(&shared), pg: Arc::clone(&pg), dcs: Arc::clone(&dcs) });
+    let api = Arc::new(rest::Api {
+        config: Arc::clone(&config),
+        shared: Arc::clone(&shared),
+        pg: Arc::clone(&pg),
+        dcs: Arc::clone(&dcs),
+    });
     let rest_task = tokio::spawn(rest::serve(listener, api));
-    let renew_task = tokio::spawn(renewal::renewal_timer(Arc::clone(&dcs), Arc::clone(&shared), config.name.clone()));
+    let renew_task = tokio::spawn(renewal::renewal_timer(
+        Arc::clone(&dcs),
+        Arc::clone(&shared),
+        config.name.clone(),
+    ));
     let guard_task = tokio::spawn(renewal::lease_guard(Arc::clone(&pg), Arc::clone(&shared)));
 
-    let mut ha = ha::Ha::new(Arc::clone(&config), Arc::clone(&dcs), Arc::clone(&pg), Arc::clone(&shared), dynamic);
+    let mut ha = ha::Ha::new(
+        Arc::clone(&config),
+        Arc::clone(&dcs),
+        Arc::clone(&pg),
+        Arc::clone(&shared),
+        dynamic,
+    );
     let mut next_run = Instant::now();
     let result = loop {
         let cycle = tokio::select! {
@@ -173,15 +202,30 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
 
 /// SIGTERM: stop PostgreSQL cleanly and, if we lead, release the lock at once with the
 /// shutdown checkpoint as the last optime (ha-loop.md §1.8).
-async fn shutdown(config: &Config, dcs: &dyn patroni_core::dcs::Dcs, pg: &Postgresql, shared: &state::Shared) {
-    let leader = shared.snap().cluster.as_ref().is_some_and(|(c, _)| c.leader_name() == Some(config.name.as_str()));
-    shared.primary_running.store(false, std::sync::atomic::Ordering::SeqCst);
+async fn shutdown(
+    config: &Config,
+    dcs: &dyn patroni_core::dcs::Dcs,
+    pg: &Postgresql,
+    shared: &state::Shared,
+) {
+    let leader = shared
+        .snap()
+        .cluster
+        .as_ref()
+        .is_some_and(|(c, _)| c.leader_name() == Some(config.name.as_str()));
+    shared
+        .primary_running
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     if let Err(e) = pg.stop(StopMode::Fast, Duration::from_secs(60)).await {
         tracing::error!("failed to stop PostgreSQL: {e}");
         return;
     }
     if leader {
-        let lsn = pg.controldata().await.ok().and_then(|cd| cd.checkpoint_lsn());
+        let lsn = pg
+            .controldata()
+            .await
+            .ok()
+            .and_then(|cd| cd.checkpoint_lsn());
         match dcs.delete_leader(lsn).await {
             Ok(()) => tracing::info!("Leader key released"),
             Err(e) => tracing::error!("failed to release the leader key: {e}"),

@@ -28,10 +28,16 @@ pub async fn renewal_timer(dcs: Arc<dyn Dcs>, shared: Arc<Shared>, me: String) {
             let s = shared.snap();
             // The loop is live if it finished a healthy cycle recently; a non-leader busy
             // cloning may keep its member key too.
-            let fresh = s.healthy_at.is_some_and(|t| t.elapsed() < Duration::from_secs(u64::from(loop_wait) * 2 + 2));
+            let fresh = s
+                .healthy_at
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(u64::from(loop_wait) * 2 + 2));
             (fresh, s.busy)
         };
-        let leader = shared.snap().cluster.as_ref().is_some_and(|(c, _)| c.leader_name() == Some(me.as_str()));
+        let leader = shared
+            .snap()
+            .cluster
+            .as_ref()
+            .is_some_and(|(c, _)| c.leader_name() == Some(me.as_str()));
         if !(live || (busy && !leader)) {
             continue;
         }
@@ -54,7 +60,9 @@ pub async fn lease_guard(pg: Arc<Postgresql>, shared: Arc<Shared>) {
     loop {
         let until = shared.lock_clock().valid_until();
         let wait = match until {
-            Some(u) => u.saturating_duration_since(Instant::now()).min(Duration::from_millis(500)),
+            Some(u) => u
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(500)),
             None => Duration::from_millis(200),
         };
         tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
@@ -65,7 +73,9 @@ pub async fn lease_guard(pg: Arc<Postgresql>, shared: Arc<Shared>) {
             shared.primary_running.store(false, Ordering::SeqCst);
             continue;
         }
-        tracing::error!("leader lock expired by our own clock before a renewal succeeded: stopping the primary");
+        tracing::error!(
+            "leader lock expired by our own clock before a renewal succeeded: stopping the primary"
+        );
         shared.primary_running.store(false, Ordering::SeqCst);
         if let Err(e) = pg.stop(StopMode::Immediate, Duration::from_secs(5)).await {
             tracing::error!("failed to stop PostgreSQL: {e}");

@@ -115,7 +115,11 @@ impl Shared {
 
     /// Whether we hold the leader lock: the last DCS view says so and our clock agrees.
     pub fn is_leader(&self, me: &str) -> bool {
-        let held = self.snap().cluster.as_ref().is_some_and(|(c, _)| c.leader_name() == Some(me));
+        let held = self
+            .snap()
+            .cluster
+            .as_ref()
+            .is_some_and(|(c, _)| c.leader_name() == Some(me));
         held && self.lock_clock().is_valid()
     }
 }

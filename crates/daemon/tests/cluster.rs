@@ -13,18 +13,27 @@ fn binary() -> &'static Path {
 /// Rows of table `t` visible on the node at `port`.
 async fn count_rows(port: u16) -> Option<i64> {
     let c = pg_connect(port).await.ok()?;
-    c.query_one("SELECT count(*) FROM t", &[]).await.ok().map(|r| r.get(0))
+    c.query_one("SELECT count(*) FROM t", &[])
+        .await
+        .ok()
+        .map(|r| r.get(0))
 }
 
 /// Inserts row `id` on the node at `port`; `true` when it committed.
 async fn insert(port: u16, id: i64) -> bool {
-    let Ok(c) = pg_connect(port).await else { return false };
-    c.execute("INSERT INTO t (id) VALUES ($1)", &[&id]).await.is_ok()
+    let Ok(c) = pg_connect(port).await else {
+        return false;
+    };
+    c.execute("INSERT INTO t (id) VALUES ($1)", &[&id])
+        .await
+        .is_ok()
 }
 
 async fn create_table(port: u16) {
     let c = pg_connect(port).await.expect("connect to the leader");
-    c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)").await.expect("create table");
+    c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+        .await
+        .expect("create table");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,17 +43,26 @@ async fn three_nodes_bootstrap_replicate_and_fail_over_after_kill_9() {
     let started = Instant::now();
     cluster.start_all();
     let leader = cluster.wait_healthy(2, Duration::from_secs(30)).await;
-    println!("bootstrap: one leader and two streaming replicas after {:?}", started.elapsed());
+    println!(
+        "bootstrap: one leader and two streaming replicas after {:?}",
+        started.elapsed()
+    );
 
     // Acceptance 1: a row written on the leader is read on both replicas.
     create_table(cluster.nodes[leader].pg_port).await;
     for id in 0..100 {
-        assert!(insert(cluster.nodes[leader].pg_port, id).await, "insert {id} on the leader");
+        assert!(
+            insert(cluster.nodes[leader].pg_port, id).await,
+            "insert {id} on the leader"
+        );
     }
     let replicas: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
     for &r in &replicas {
         let port = cluster.nodes[r].pg_port;
-        wait_for("rows replicated", Duration::from_secs(10), || async move { (count_rows(port).await == Some(100)).then_some(()) }).await;
+        wait_for("rows replicated", Duration::from_secs(10), || async move {
+            (count_rows(port).await == Some(100)).then_some(())
+        })
+        .await;
     }
 
     // Acceptance 2: kill -9 of the leader's daemon and postmaster.
@@ -66,49 +84,98 @@ async fn three_nodes_bootstrap_replicate_and_fail_over_after_kill_9() {
         }
     })
     .await;
-    println!("failover: writes accepted on pg{new_leader} {:?} after kill -9", killed.elapsed());
+    println!(
+        "failover: writes accepted on pg{new_leader} {:?} after kill -9",
+        killed.elapsed()
+    );
     let new_port = cluster.nodes[new_leader].pg_port;
-    let c = pg_connect(new_port).await.expect("connect to the new primary");
-    let kept: i64 = c.query_one("SELECT count(*) FROM t WHERE id < 100", &[]).await.expect("count").get(0);
-    assert_eq!(kept, 100, "every row both replicas had received is on the new primary");
+    let c = pg_connect(new_port)
+        .await
+        .expect("connect to the new primary");
+    let kept: i64 = c
+        .query_one("SELECT count(*) FROM t WHERE id < 100", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(
+        kept, 100,
+        "every row both replicas had received is on the new primary"
+    );
 
     // The killed node rejoins as a replica of the new leader on the new timeline.
-    let timeline = cluster.nodes[new_leader].status().await.and_then(|s| s.get("timeline")?.as_u64()).expect("timeline");
+    let timeline = cluster.nodes[new_leader]
+        .status()
+        .await
+        .and_then(|s| s.get("timeline")?.as_u64())
+        .expect("timeline");
     assert!(timeline >= 2, "the new leader runs on a new timeline");
     cluster.nodes[leader].start();
     let old = &cluster.nodes[leader];
-    wait_for("the old leader to stream from the new one", Duration::from_secs(60), || async {
-        let s = old.status().await?;
-        let ok = s.get("role")?.as_str()? == "replica"
-            && s.get("replication_state")?.as_str()? == "streaming"
-            && s.get("timeline")?.as_u64()? == timeline;
-        ok.then_some(())
-    })
+    wait_for(
+        "the old leader to stream from the new one",
+        Duration::from_secs(60),
+        || async {
+            let s = old.status().await?;
+            let ok = s.get("role")?.as_str()? == "replica"
+                && s.get("replication_state")?.as_str()? == "streaming"
+                && s.get("timeline")?.as_u64()? == timeline;
+            ok.then_some(())
+        },
+    )
     .await;
     assert!(insert(new_port, 5000).await);
     let old_port = old.pg_port;
-    wait_for("a new row on the rejoined node", Duration::from_secs(10), || async move {
-        let c = pg_connect(old_port).await.ok()?;
-        let n: i64 = c.query_one("SELECT count(*) FROM t WHERE id = 5000", &[]).await.ok()?.get(0);
-        (n == 1).then_some(())
-    })
+    wait_for(
+        "a new row on the rejoined node",
+        Duration::from_secs(10),
+        || async move {
+            let c = pg_connect(old_port).await.ok()?;
+            let n: i64 = c
+                .query_one("SELECT count(*) FROM t WHERE id = 5000", &[])
+                .await
+                .ok()?
+                .get(0);
+            (n == 1).then_some(())
+        },
+    )
     .await;
-    assert_eq!(cluster.primaries().await, vec![new_leader], "exactly one primary\n{}", cluster.logs());
+    assert_eq!(
+        cluster.primaries().await,
+        vec![new_leader],
+        "exactly one primary\n{}",
+        cluster.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_on_the_leader_releases_the_lock_at_once() {
-    let opts = NodeOptions { ttl: 30, loop_wait: 2, retry_timeout: 5, ..Default::default() };
+    let opts = NodeOptions {
+        ttl: 30,
+        loop_wait: 2,
+        retry_timeout: 5,
+        ..Default::default()
+    };
     let mut cluster = TestCluster::new(binary(), 3, &opts);
     cluster.start_all();
     let leader = cluster.wait_healthy(2, Duration::from_secs(30)).await;
     create_table(cluster.nodes[leader].pg_port).await;
 
     let stopped = Instant::now();
-    let status = cluster.nodes[leader].terminate().expect("daemon exit status");
-    assert!(status.success(), "the daemon exits cleanly on SIGTERM: {status:?}");
-    assert!(cluster.nodes[leader].postmaster_pid().is_none(), "PostgreSQL was stopped");
-    let others: Vec<(usize, u16)> = (0..3).filter(|&i| i != leader).map(|i| (i, cluster.nodes[i].pg_port)).collect();
+    let status = cluster.nodes[leader]
+        .terminate()
+        .expect("daemon exit status");
+    assert!(
+        status.success(),
+        "the daemon exits cleanly on SIGTERM: {status:?}"
+    );
+    assert!(
+        cluster.nodes[leader].postmaster_pid().is_none(),
+        "PostgreSQL was stopped"
+    );
+    let others: Vec<(usize, u16)> = (0..3)
+        .filter(|&i| i != leader)
+        .map(|i| (i, cluster.nodes[i].pg_port))
+        .collect();
     let bound = Duration::from_secs(u64::from(opts.loop_wait + 5));
     let winner = wait_for("a new leader accepting writes", bound, || {
         let others = others.clone();

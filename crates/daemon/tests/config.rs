@@ -34,7 +34,10 @@ fn bin_dir() -> String {
 fn run(yaml: &str, validate: bool) -> (i32, String) {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("patroni-config-test-{}-{n}-{validate}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "patroni-config-test-{}-{n}-{validate}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("patroni.yml");
     std::fs::write(&file, yaml.replace("BIN_DIR", &bin_dir())).unwrap();
@@ -44,15 +47,28 @@ fn run(yaml: &str, validate: bool) -> (i32, String) {
     }
     let out = cmd.arg(&file).env_clear().output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn assert_rejected(yaml: &str, expected: &str) {
     for validate in [true, false] {
         let (code, stderr) = run(yaml, validate);
-        assert_eq!(code, 1, "exit code for {expected:?} (validate={validate}); stderr: {stderr}");
-        assert!(stderr.contains(expected), "message should contain {expected:?}, got: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "one clear message: {stderr}");
+        assert_eq!(
+            code, 1,
+            "exit code for {expected:?} (validate={validate}); stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "message should contain {expected:?}, got: {stderr}"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "one clear message: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
@@ -65,12 +81,18 @@ fn a_good_file_validates() {
 
 #[test]
 fn missing_scope() {
-    assert_rejected(&GOOD.replace("scope: batman\n", ""), "scope: is required but missing");
+    assert_rejected(
+        &GOOD.replace("scope: batman\n", ""),
+        "scope: is required but missing",
+    );
 }
 
 #[test]
 fn ttl_not_a_number() {
-    assert_rejected(&GOOD.replace("ttl: 30", "ttl: thirty"), "bootstrap.dcs.ttl: expected an integer, got \"thirty\"");
+    assert_rejected(
+        &GOOD.replace("ttl: 30", "ttl: thirty"),
+        "bootstrap.dcs.ttl: expected an integer, got \"thirty\"",
+    );
 }
 
 #[test]
@@ -80,16 +102,28 @@ fn unknown_dcs_section() {
 
 #[test]
 fn wrong_bin_dir() {
-    assert_rejected(&GOOD.replace("bin_dir: BIN_DIR", "bin_dir: /usr/lib/postgresql/nope/bin"), "postgresql.bin_dir: /usr/lib/postgresql/nope/bin is not a directory");
-    assert_rejected(&GOOD.replace("bin_dir: BIN_DIR", "bin_dir: /tmp"), "postgresql.bin_dir: cannot find the PostgreSQL program /tmp/postgres");
+    assert_rejected(
+        &GOOD.replace("bin_dir: BIN_DIR", "bin_dir: /usr/lib/postgresql/nope/bin"),
+        "postgresql.bin_dir: /usr/lib/postgresql/nope/bin is not a directory",
+    );
+    assert_rejected(
+        &GOOD.replace("bin_dir: BIN_DIR", "bin_dir: /tmp"),
+        "postgresql.bin_dir: cannot find the PostgreSQL program /tmp/postgres",
+    );
 }
 
 #[test]
 fn wrong_types_and_yaml_errors() {
-    assert_rejected(&GOOD.replace("  listen: 127.0.0.1:8008", "  listen: [1, 2]"), "restapi.listen: expected a string");
+    assert_rejected(
+        &GOOD.replace("  listen: 127.0.0.1:8008", "  listen: [1, 2]"),
+        "restapi.listen: expected a string",
+    );
     assert_rejected(&format!("{GOOD}tags: 5\n"), "tags: expected a mapping");
     assert_rejected("scope: [unclosed\n", "cannot parse configuration file");
-    assert_rejected(&GOOD.replace("      username: postgres\n", ""), "postgresql.authentication.superuser.username: is required but missing");
+    assert_rejected(
+        &GOOD.replace("      username: postgres\n", ""),
+        "postgresql.authentication.superuser.username: is required but missing",
+    );
 }
 
 #[test]
@@ -107,5 +141,9 @@ fn environment_fills_a_file_without_dcs_section() {
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

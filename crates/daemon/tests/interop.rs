@@ -15,21 +15,39 @@ use serde_json::Value;
 
 fn reference(var: &str, default: &str) -> String {
     let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
-    assert!(Path::new(&path).exists(), "{path} is missing: run ci/setup.sh (or set {var})");
+    assert!(
+        Path::new(&path).exists(),
+        "{path} is missing: run ci/setup.sh (or set {var})"
+    );
     path
 }
 
 /// (Member, Role, State, TL) rows of `patronictl list -f json`.
 fn rows(program: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String, String, i64)> {
-    let out = Command::new(program).args(args).envs(env.iter().copied()).output().expect("run patronictl");
+    let out = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run patronictl");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{program} {args:?} failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
-    let list: Vec<Value> = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{program}: not JSON ({e}): {stdout}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<Value> = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{program}: not JSON ({e}): {stdout}"));
     let mut rows: Vec<_> = list
         .iter()
         .map(|r| {
             let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            (s("Member"), s("Role"), s("State"), r.get("TL").and_then(Value::as_i64).unwrap_or(-1))
+            (
+                s("Member"),
+                s("Role"),
+                s("State"),
+                r.get("TL").and_then(Value::as_i64).unwrap_or(-1),
+            )
         })
         .collect();
     rows.sort();
@@ -41,43 +59,83 @@ async fn upstream_patronictl_lists_our_cluster() {
     let ctl41 = reference("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
     let ctl30 = reference("PATRONICTL_30", "/usr/bin/patronictl");
     let ours = sibling_binary("patronictl");
-    assert!(ours.exists(), "build patronictl first (cargo build --workspace)");
+    assert!(
+        ours.exists(),
+        "build patronictl first (cargo build --workspace)"
+    );
     let ours = ours.display().to_string();
 
-    let mut cluster = TestCluster::new(Path::new(env!("CARGO_BIN_EXE_patroni")), 3, &NodeOptions::default());
+    let mut cluster = TestCluster::new(
+        Path::new(env!("CARGO_BIN_EXE_patroni")),
+        3,
+        &NodeOptions::default(),
+    );
     // pg2's file has no DCS section: the environment supplies it.
     cluster.nodes[2].remove_dcs_section();
-    cluster.nodes[2].env.push(("PATRONI_ETCD3_HOSTS".into(), format!("'{}'", cluster.etcd.endpoint())));
+    cluster.nodes[2].env.push((
+        "PATRONI_ETCD3_HOSTS".into(),
+        format!("'{}'", cluster.etcd.endpoint()),
+    ));
     cluster.start_all();
     cluster.wait_healthy(2, Duration::from_secs(60)).await;
 
     let config = cluster.nodes[0].config_path.display().to_string();
     let args = ["-c", config.as_str(), "list", "-f", "json"];
-    let expected = wait_for("every member on one timeline in our listing", Duration::from_secs(20), || {
-        let ours = ours.clone();
-        let args = args;
-        async move {
-            let r = rows(&ours, &args, &[]);
-            (r.len() == 3 && r.iter().all(|m| m.3 == r[0].3 && m.3 > 0) && r.iter().filter(|m| m.2 == "streaming").count() == 2)
-                .then_some(r)
-        }
-    })
+    let expected = wait_for(
+        "every member on one timeline in our listing",
+        Duration::from_secs(20),
+        || {
+            let ours = ours.clone();
+            async move {
+                let r = rows(&ours, &args, &[]);
+                (r.len() == 3
+                    && r.iter().all(|m| m.3 == r[0].3 && m.3 > 0)
+                    && r.iter().filter(|m| m.2 == "streaming").count() == 2)
+                    .then_some(r)
+            }
+        },
+    )
     .await;
-    assert_eq!(expected.iter().filter(|r| r.1 == "Leader").count(), 1, "{expected:?}");
+    assert_eq!(
+        expected.iter().filter(|r| r.1 == "Leader").count(),
+        1,
+        "{expected:?}"
+    );
     assert_eq!(rows(&ctl41, &args, &[]), expected, "Patroni 4.1 patronictl");
     // 3.0.2 predates `replication_state` (3.0.4) and prints the member key's `state`, which
     // is `running` for a streaming replica: the same listing, in 3.0.2's words.
-    let expected_30: Vec<_> = expected.iter().map(|(m, r, _, tl)| (m.clone(), r.clone(), "running".to_string(), *tl)).collect();
-    assert_eq!(rows(&ctl30, &args, &[]), expected_30, "Patroni 3.0.2 patronictl");
+    let expected_30: Vec<_> = expected
+        .iter()
+        .map(|(m, r, _, tl)| (m.clone(), r.clone(), "running".to_string(), *tl))
+        .collect();
+    assert_eq!(
+        rows(&ctl30, &args, &[]),
+        expected_30,
+        "Patroni 3.0.2 patronictl"
+    );
 
     // Ours with no -c, from the environment alone (and the same for upstream's).
     let endpoint = cluster.etcd.endpoint();
-    let env = [("PATRONI_ETCD3_HOST", endpoint.as_str()), ("PATRONI_SCOPE", "batman")];
-    assert_eq!(rows(&ours, &["list", "-f", "json"], &env), expected, "ours from PATRONI_* only");
-    assert_eq!(rows(&ctl41, &["list", "-f", "json"], &env), expected, "upstream from PATRONI_* only");
+    let env = [
+        ("PATRONI_ETCD3_HOST", endpoint.as_str()),
+        ("PATRONI_SCOPE", "batman"),
+    ];
+    assert_eq!(
+        rows(&ours, &["list", "-f", "json"], &env),
+        expected,
+        "ours from PATRONI_* only"
+    );
+    assert_eq!(
+        rows(&ctl41, &["list", "-f", "json"], &env),
+        expected,
+        "upstream from PATRONI_* only"
+    );
 
     // The pretty table header upstream users read.
-    let out = Command::new(&ours).args(["-c", config.as_str(), "list"]).output().expect("list");
+    let out = Command::new(&ours)
+        .args(["-c", config.as_str(), "list"])
+        .output()
+        .expect("list");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("+ Cluster: batman ("), "{text}");
     assert!(text.contains("| Member | Host            | Role    | State     | TL | Receive LSN | Lag | Replay LSN | Lag |"), "{text}");

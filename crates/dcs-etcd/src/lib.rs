@@ -43,12 +43,28 @@ fn unavailable(e: impl std::fmt::Display) -> DcsError {
 impl EtcdDcs {
     /// Connects to etcd. `name` is the member name (patronictl passes the scope), `prefix` the
     /// cluster prefix (`/service/<scope>/`).
-    pub async fn connect(config: &EtcdConfig, prefix: &str, name: &str, ttl: u32, retry_timeout: u32) -> Result<EtcdDcs, DcsError> {
-        let scheme = if config.protocol == "https" { "https" } else { "http" };
+    pub async fn connect(
+        config: &EtcdConfig,
+        prefix: &str,
+        name: &str,
+        ttl: u32,
+        retry_timeout: u32,
+    ) -> Result<EtcdDcs, DcsError> {
+        let scheme = if config.protocol == "https" {
+            "https"
+        } else {
+            "http"
+        };
         let endpoints: Vec<String> = config
             .hosts
             .iter()
-            .map(|h| if h.contains("://") { h.clone() } else { format!("{scheme}://{h}") })
+            .map(|h| {
+                if h.contains("://") {
+                    h.clone()
+                } else {
+                    format!("{scheme}://{h}")
+                }
+            })
             .collect();
         let mut options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(u64::from(retry_timeout.max(1))))
@@ -68,7 +84,12 @@ impl EtcdDcs {
             client,
             prefix: prefix.to_string(),
             name: name.to_string(),
-            state: Mutex::new(LeaseState { ttl, retry_timeout, lease: None, last_status: None }),
+            state: Mutex::new(LeaseState {
+                ttl,
+                retry_timeout,
+                lease: None,
+                last_status: None,
+            }),
             wake: std::sync::Arc::new(Notify::new()),
             watcher: Mutex::new(None),
         })
@@ -118,15 +139,24 @@ impl EtcdDcs {
     async fn put(&self, key: &str, value: &str, lease: Option<i64>) -> Result<(), DcsError> {
         let mut client = self.client.clone();
         let options = lease.map(|id| PutOptions::new().with_lease(id));
-        self.with_timeout(client.put(self.key(key), value, options)).await.map(|_| ())
+        self.with_timeout(client.put(self.key(key), value, options))
+            .await
+            .map(|_| ())
     }
 
     async fn txn(&self, txn: Txn) -> Result<bool, DcsError> {
         let mut client = self.client.clone();
-        self.with_timeout(client.txn(txn)).await.map(|r| r.succeeded())
+        self.with_timeout(client.txn(txn))
+            .await
+            .map(|r| r.succeeded())
     }
 
-    async fn cas_put(&self, key: &str, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
+    async fn cas_put(
+        &self,
+        key: &str,
+        value: &str,
+        version: Option<i64>,
+    ) -> Result<bool, DcsError> {
         match version {
             None => self.put(key, value, None).await.map(|_| true),
             Some(v) => {
@@ -160,12 +190,18 @@ impl EtcdDcs {
 impl Dcs for EtcdDcs {
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
         let mut client = self.client.clone();
-        let resp = self.with_timeout(client.get(self.prefix.clone(), Some(GetOptions::new().with_prefix()))).await?;
+        let resp = self
+            .with_timeout(client.get(self.prefix.clone(), Some(GetOptions::new().with_prefix())))
+            .await?;
         let keys: Vec<KeyValue> = resp
             .kvs()
             .iter()
             .filter_map(|kv| {
-                let key = kv.key_str().ok()?.strip_prefix(self.prefix.as_str())?.to_string();
+                let key = kv
+                    .key_str()
+                    .ok()?
+                    .strip_prefix(self.prefix.as_str())?
+                    .to_string();
                 Some(KeyValue {
                     key,
                     value: String::from_utf8_lossy(kv.value()).into_owned(),
@@ -184,7 +220,11 @@ impl Dcs for EtcdDcs {
             let lease = self.lease().await?;
             let txn = Txn::new()
                 .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(key.clone(), self.name.clone(), Some(PutOptions::new().with_lease(lease)))]);
+                .and_then([TxnOp::put(
+                    key.clone(),
+                    self.name.clone(),
+                    Some(PutOptions::new().with_lease(lease)),
+                )]);
             match self.txn(txn).await {
                 Ok(won) => {
                     if !won {
@@ -199,7 +239,11 @@ impl Dcs for EtcdDcs {
         Ok(false)
     }
 
-    async fn update_leader(&self, _cluster: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError> {
+    async fn update_leader(
+        &self,
+        _cluster: &Cluster,
+        last_lsn: Option<u64>,
+    ) -> Result<bool, DcsError> {
         if !self.keepalive().await? {
             // Our lease expired: the leader key went with it, unless someone re-put it.
             self.forget_lease();
@@ -218,8 +262,16 @@ impl Dcs for EtcdDcs {
             let moved = self
                 .txn(
                     Txn::new()
-                        .when([Compare::value(key.clone(), CompareOp::Equal, self.name.clone())])
-                        .and_then([TxnOp::put(key.clone(), self.name.clone(), Some(PutOptions::new().with_lease(lease)))]),
+                        .when([Compare::value(
+                            key.clone(),
+                            CompareOp::Equal,
+                            self.name.clone(),
+                        )])
+                        .and_then([TxnOp::put(
+                            key.clone(),
+                            self.name.clone(),
+                            Some(PutOptions::new().with_lease(lease)),
+                        )]),
                 )
                 .await?;
             if moved {
@@ -238,13 +290,19 @@ impl Dcs for EtcdDcs {
     }
 
     async fn keepalive(&self) -> Result<bool, DcsError> {
-        let Some(lease) = self.lock_state().lease else { return Ok(false) };
+        let Some(lease) = self.lock_state().lease else {
+            return Ok(false);
+        };
         let mut client = self.client.clone();
         let result = match self
             .with_timeout(async move {
                 let (mut keeper, mut stream) = client.lease_keep_alive(lease).await?;
                 keeper.keep_alive().await?;
-                Ok(stream.message().await?.map(|r| r.ttl() > 0).unwrap_or(false))
+                Ok(stream
+                    .message()
+                    .await?
+                    .map(|r| r.ttl() > 0)
+                    .unwrap_or(false))
             })
             .await
         {
@@ -267,7 +325,11 @@ impl Dcs for EtcdDcs {
         let key = self.key("leader");
         self.txn(
             Txn::new()
-                .when([Compare::value(key.clone(), CompareOp::Equal, self.name.clone())])
+                .when([Compare::value(
+                    key.clone(),
+                    CompareOp::Equal,
+                    self.name.clone(),
+                )])
                 .and_then([TxnOp::delete(key, None)]),
         )
         .await
@@ -289,7 +351,9 @@ impl Dcs for EtcdDcs {
 
     async fn cancel_initialization(&self) -> Result<(), DcsError> {
         let mut client = self.client.clone();
-        self.with_timeout(client.delete(self.key("initialize"), None)).await.map(|_| ())
+        self.with_timeout(client.delete(self.key("initialize"), None))
+            .await
+            .map(|_| ())
     }
 
     async fn touch_member(&self, data: &str) -> Result<(), DcsError> {
@@ -309,7 +373,11 @@ impl Dcs for EtcdDcs {
         self.cas_put("config", value, version).await
     }
 
-    async fn set_failover_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
+    async fn set_failover_value(
+        &self,
+        value: &str,
+        version: Option<i64>,
+    ) -> Result<bool, DcsError> {
         self.cas_put("failover", value, version).await
     }
 
@@ -319,14 +387,19 @@ impl Dcs for EtcdDcs {
 
     async fn delete_cluster(&self) -> Result<(), DcsError> {
         let mut client = self.client.clone();
-        self.with_timeout(client.delete(self.prefix.clone(), Some(DeleteOptions::new().with_prefix())))
-            .await
-            .map(|_| ())
+        self.with_timeout(client.delete(
+            self.prefix.clone(),
+            Some(DeleteOptions::new().with_prefix()),
+        ))
+        .await
+        .map(|_| ())
     }
 
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError> {
         self.ensure_watcher();
-        Ok(tokio::time::timeout(timeout, self.wake.notified()).await.is_ok())
+        Ok(tokio::time::timeout(timeout, self.wake.notified())
+            .await
+            .is_ok())
     }
 
     fn set_ttl(&self, ttl: u32) {
@@ -345,7 +418,12 @@ impl Dcs for EtcdDcs {
 
 impl Drop for EtcdDcs {
     fn drop(&mut self) {
-        if let Some(handle) = self.watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(handle) = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             handle.abort();
         }
     }

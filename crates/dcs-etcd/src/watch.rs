@@ -29,7 +29,10 @@ async fn watch_loop(mut client: Client, prefix: String, wake: Arc<Notify>) {
     let config = format!("{prefix}config");
     let failover = format!("{prefix}failover");
     loop {
-        match client.watch(prefix.clone(), Some(WatchOptions::new().with_prefix())).await {
+        match client
+            .watch(prefix.clone(), Some(WatchOptions::new().with_prefix()))
+            .await
+        {
             Ok(mut stream) => loop {
                 match stream.message().await {
                     Ok(Some(resp)) => {

@@ -9,8 +9,15 @@ use patroni_dcs_etcd::EtcdDcs;
 use patroni_test_harness::Etcd;
 
 async fn node(etcd: &Etcd, name: &str, ttl: u32) -> EtcdDcs {
-    let cfg = EtcdConfig { hosts: vec![etcd.endpoint()], protocol: "http".into(), username: None, password: None };
-    EtcdDcs::connect(&cfg, "/service/race/", name, ttl, 5).await.expect("connect to etcd")
+    let cfg = EtcdConfig {
+        hosts: vec![etcd.endpoint()],
+        protocol: "http".into(),
+        username: None,
+        password: None,
+    };
+    EtcdDcs::connect(&cfg, "/service/race/", name, ttl, 5)
+        .await
+        .expect("connect to etcd")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,23 +28,46 @@ async fn exactly_one_contender_wins_every_round() {
         nodes.push(node(&etcd, &format!("n{i}"), 20).await);
     }
     for round in 0..50 {
-        let results = futures::future::join_all(nodes.iter().map(|n| n.attempt_to_acquire_leader())).await;
+        let results =
+            futures::future::join_all(nodes.iter().map(|n| n.attempt_to_acquire_leader())).await;
         let winners: Vec<usize> = results
             .iter()
             .enumerate()
             .filter_map(|(i, r)| matches!(r, Ok(true)).then_some(i))
             .collect();
-        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}, results {results:?}");
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: winners {winners:?}, results {results:?}"
+        );
         let cluster = nodes[0].get_cluster().await.expect("read");
         let winner = winners[0];
         assert_eq!(cluster.leader_name(), Some(format!("n{winner}").as_str()));
         // Only the holder can renew or delete it.
         for (i, n) in nodes.iter().enumerate() {
-            assert_eq!(n.update_leader(&cluster, None).await.expect("update"), i == winner, "round {round}: node {i}");
+            assert_eq!(
+                n.update_leader(&cluster, None).await.expect("update"),
+                i == winner,
+                "round {round}: node {i}"
+            );
         }
-        nodes[(winner + 1) % nodes.len()].delete_leader(None).await.expect("delete by other");
-        assert!(nodes[0].get_cluster().await.expect("read").leader_name().is_some(), "someone else cannot delete the lock");
-        nodes[winner].delete_leader(Some(round)).await.expect("delete");
+        nodes[(winner + 1) % nodes.len()]
+            .delete_leader(None)
+            .await
+            .expect("delete by other");
+        assert!(
+            nodes[0]
+                .get_cluster()
+                .await
+                .expect("read")
+                .leader_name()
+                .is_some(),
+            "someone else cannot delete the lock"
+        );
+        nodes[winner]
+            .delete_leader(Some(round))
+            .await
+            .expect("delete");
         assert!(nodes[0].get_cluster().await.expect("read").is_unlocked());
     }
 }
@@ -57,8 +87,18 @@ async fn the_lock_expires_with_the_lease_and_watchers_wake() {
     assert!(woke, "woken by the leader key's expiry");
     let elapsed = acquired.elapsed();
     assert!(other.get_cluster().await.expect("read").is_unlocked());
-    assert!(elapsed >= Duration::from_secs(19) && elapsed < Duration::from_secs(25), "expired after {elapsed:?}");
-    assert_eq!(holder.update_leader(&other.get_cluster().await.expect("read"), None).await.map_err(|e| e.to_string()), Ok(false), "the old holder cannot renew");
+    assert!(
+        elapsed >= Duration::from_secs(19) && elapsed < Duration::from_secs(25),
+        "expired after {elapsed:?}"
+    );
+    assert_eq!(
+        holder
+            .update_leader(&other.get_cluster().await.expect("read"), None)
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(false),
+        "the old holder cannot renew"
+    );
     assert!(other.attempt_to_acquire_leader().await.expect("acquire"));
 }
 
@@ -66,10 +106,30 @@ async fn the_lock_expires_with_the_lease_and_watchers_wake() {
 async fn config_writes_compare_and_set() {
     let etcd = Etcd::start();
     let a = node(&etcd, "a", 20).await;
-    assert!(a.set_config_value("{\"ttl\":30}", None).await.expect("write"));
-    let version = a.get_cluster().await.expect("read").config.expect("config").version;
-    assert!(a.set_config_value("{\"ttl\":40}", Some(version)).await.expect("cas"));
-    assert!(!a.set_config_value("{\"ttl\":50}", Some(version)).await.expect("stale cas"), "a stale version is refused");
+    assert!(a
+        .set_config_value("{\"ttl\":30}", None)
+        .await
+        .expect("write"));
+    let version = a
+        .get_cluster()
+        .await
+        .expect("read")
+        .config
+        .expect("config")
+        .version;
+    assert!(a
+        .set_config_value("{\"ttl\":40}", Some(version))
+        .await
+        .expect("cas"));
+    assert!(
+        !a.set_config_value("{\"ttl\":50}", Some(version))
+            .await
+            .expect("stale cas"),
+        "a stale version is refused"
+    );
     assert!(a.initialize(true, "").await.expect("race"));
-    assert!(!a.initialize(true, "").await.expect("race"), "initialize is created once");
+    assert!(
+        !a.initialize(true, "").await.expect("race"),
+        "initialize is created once"
+    );
 }

@@ -7,12 +7,18 @@ use patroni_core::config::{Config, DcsSection};
 use patroni_core::dcs::{cluster_prefix, Dcs, DcsError};
 
 /// Connects to the configured DCS. `name`: the member name (the scope for patronictl).
-pub async fn connect(config: &Config, name: &str, ttl: u32, retry_timeout: u32) -> Result<Arc<dyn Dcs>, DcsError> {
+pub async fn connect(
+    config: &Config,
+    name: &str,
+    ttl: u32,
+    retry_timeout: u32,
+) -> Result<Arc<dyn Dcs>, DcsError> {
     let prefix = cluster_prefix(&config.namespace, &config.scope);
     match &config.dcs {
         #[cfg(feature = "etcd")]
         Some(DcsSection::Etcd3(etcd)) => {
-            let dcs = patroni_dcs_etcd::EtcdDcs::connect(etcd, &prefix, name, ttl, retry_timeout).await?;
+            let dcs =
+                patroni_dcs_etcd::EtcdDcs::connect(etcd, &prefix, name, ttl, retry_timeout).await?;
             Ok(Arc::new(dcs))
         }
         Some(other) => Err(DcsError::Protocol(format!(

@@ -17,7 +17,11 @@ async fn run(program: &str, mut cmd: tokio::process::Command) -> Result<(), PgEr
         .output()
         .await
         .map_err(|e| PgError::Other(format!("cannot run {program}: {e}")))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     for line in text.lines() {
         tracing::debug!("{program}: {line}");
     }
@@ -25,7 +29,10 @@ async fn run(program: &str, mut cmd: tokio::process::Command) -> Result<(), PgEr
         Ok(())
     } else {
         let tail: Vec<&str> = text.lines().rev().take(5).collect();
-        Err(PgError::Command { program: program.to_string(), output: tail.into_iter().rev().collect::<Vec<_>>().join(" | ") })
+        Err(PgError::Command {
+            program: program.to_string(),
+            output: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+        })
     }
 }
 
@@ -41,7 +48,9 @@ impl Postgresql {
     async fn prepare_empty_data_dir(&self) -> Result<(), PgError> {
         let dir = self.data_dir();
         tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
-        tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await.map_err(io_err(dir))
+        tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .await
+            .map_err(io_err(dir))
     }
 
     /// `initdb` with `bootstrap.initdb` options and the superuser's password, then the
@@ -55,7 +64,9 @@ impl Postgresql {
             .arg(format!("--pgdata={}", self.data_dir().display()));
         let pwfile = self.data_dir().with_extension("pwfile");
         if let Some(pw) = &pg.superuser.password {
-            tokio::fs::write(&pwfile, pw).await.map_err(io_err(&pwfile))?;
+            tokio::fs::write(&pwfile, pw)
+                .await
+                .map_err(io_err(&pwfile))?;
             cmd.arg(format!("--pwfile={}", pwfile.display()));
         }
         let result = run("initdb", cmd).await;
@@ -63,7 +74,9 @@ impl Postgresql {
         result?;
         if pg.pg_hba.is_none() && !self.config.bootstrap.pg_hba.is_empty() {
             let path = self.conf_dir().join("pg_hba.conf");
-            let mut text = tokio::fs::read_to_string(&path).await.map_err(io_err(&path))?;
+            let mut text = tokio::fs::read_to_string(&path)
+                .await
+                .map_err(io_err(&path))?;
             text.push('\n');
             for line in &self.config.bootstrap.pg_hba {
                 text.push_str(line);
@@ -80,7 +93,11 @@ impl Postgresql {
         let pg = &self.config.postgresql;
         let mut sql = String::from("SET synchronous_commit TO 'local'; SET log_statement TO 'none'; SET log_min_duration_statement TO -1;\n");
         let role = |user: &patroni_core::config::Credentials, options: &str| {
-            let pw = user.password.as_deref().map(|p| format!(" PASSWORD {}", sql_literal(p))).unwrap_or_default();
+            let pw = user
+                .password
+                .as_deref()
+                .map(|p| format!(" PASSWORD {}", sql_literal(p)))
+                .unwrap_or_default();
             format!(
                 "DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {lit}) THEN EXECUTE {alter}; ELSE EXECUTE {create}; END IF; END$$;\n",
                 lit = sql_literal(&user.username),
@@ -101,7 +118,10 @@ impl Postgresql {
                     "pg_catalog.pg_read_binary_file(text)",
                     "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
                 ] {
-                    sql.push_str(&format!("GRANT EXECUTE ON function {f} TO {};\n", sql_ident(&rewind.username)));
+                    sql.push_str(&format!(
+                        "GRANT EXECUTE ON function {f} TO {};\n",
+                        sql_ident(&rewind.username)
+                    ));
                 }
             }
         }
@@ -120,7 +140,10 @@ impl Postgresql {
                 .arg("post_bootstrap")
                 .arg(dsn)
                 .env("PGPASSFILE", &pg.pgpass)
-                .env("PGOPTIONS", "-c synchronous_commit=local -c statement_timeout=0");
+                .env(
+                    "PGOPTIONS",
+                    "-c synchronous_commit=local -c statement_timeout=0",
+                );
             run("post_bootstrap", cmd).await?;
         }
         Ok(())
@@ -169,7 +192,12 @@ impl Postgresql {
 
     /// `pg_rewind` against the leader at `host:port`. PostgreSQL 13+ brings an uncleanly
     /// stopped target to a clean shutdown itself before rewinding.
-    pub async fn rewind(&self, host: &str, port: u16, dynamic: &DynamicConfig) -> Result<(), PgError> {
+    pub async fn rewind(
+        &self,
+        host: &str,
+        port: u16,
+        dynamic: &DynamicConfig,
+    ) -> Result<(), PgError> {
         let pg = &self.config.postgresql;
         self.write_pgpass().await?;
         let user = pg.rewind.as_ref().unwrap_or(&pg.superuser);
@@ -191,7 +219,10 @@ impl Postgresql {
             .env("LC_ALL", "C")
             .env("PGOPTIONS", "-c statement_timeout=0");
         if self.conf_dir() != self.data_dir() {
-            cmd.arg(format!("--config-file={}", self.conf_dir().join("postgresql.conf").display()));
+            cmd.arg(format!(
+                "--config-file={}",
+                self.conf_dir().join("postgresql.conf").display()
+            ));
         }
         run("pg_rewind", cmd).await?;
         // pg_rewind copies the source's postgresql.conf over ours; it is rewritten at start.

@@ -26,14 +26,32 @@ const PROTECTED: &[(&str, &str)] = &[
 ];
 
 /// Parameters Patroni derives itself; a user value for them is ignored.
-const DERIVED: &[&str] = &["listen_addresses", "port", "cluster_name", "hba_file", "ident_file"];
+const DERIVED: &[&str] = &[
+    "listen_addresses",
+    "port",
+    "cluster_name",
+    "hba_file",
+    "ident_file",
+];
 
 /// Recovery parameters live in the recovery section only.
 const RECOVERY: &[&str] = &[
-    "primary_conninfo", "primary_slot_name", "restore_command", "recovery_target", "recovery_target_name",
-    "recovery_target_time", "recovery_target_xid", "recovery_target_lsn", "recovery_target_timeline",
-    "recovery_target_action", "recovery_target_inclusive", "recovery_min_apply_delay", "archive_cleanup_command",
-    "standby_mode", "promote_trigger_file", "trigger_file",
+    "primary_conninfo",
+    "primary_slot_name",
+    "restore_command",
+    "recovery_target",
+    "recovery_target_name",
+    "recovery_target_time",
+    "recovery_target_xid",
+    "recovery_target_lsn",
+    "recovery_target_timeline",
+    "recovery_target_action",
+    "recovery_target_inclusive",
+    "recovery_min_apply_delay",
+    "archive_cleanup_command",
+    "standby_mode",
+    "promote_trigger_file",
+    "trigger_file",
 ];
 
 fn value_text(v: &Value) -> String {
@@ -69,10 +87,15 @@ pub fn effective_parameters(config: &Config, dynamic: &DynamicConfig) -> Vec<(St
     }
     let mut out: Vec<(String, String)> = params
         .iter()
-        .filter(|(k, v)| !v.is_null() && !DERIVED.contains(&k.as_str()) && !RECOVERY.contains(&k.as_str()))
+        .filter(|(k, v)| {
+            !v.is_null() && !DERIVED.contains(&k.as_str()) && !RECOVERY.contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), value_text(v)))
         .collect();
-    out.push(("listen_addresses".into(), config.postgresql.listen_addresses.clone()));
+    out.push((
+        "listen_addresses".into(),
+        config.postgresql.listen_addresses.clone(),
+    ));
     out.push(("port".into(), config.postgresql.port.to_string()));
     out.push(("cluster_name".into(), config.scope.clone()));
     out.sort();
@@ -83,7 +106,10 @@ pub fn effective_parameters(config: &Config, dynamic: &DynamicConfig) -> Vec<(St
 pub(crate) fn command_line_options(params: &[(String, String)]) -> Vec<String> {
     params
         .iter()
-        .filter(|(k, _)| PROTECTED.iter().any(|(p, _)| p == k) || matches!(k.as_str(), "listen_addresses" | "port" | "cluster_name"))
+        .filter(|(k, _)| {
+            PROTECTED.iter().any(|(p, _)| p == k)
+                || matches!(k.as_str(), "listen_addresses" | "port" | "cluster_name")
+        })
         .map(|(k, v)| format!("--{k}={v}"))
         .collect()
 }
@@ -95,14 +121,41 @@ fn quote(v: &str) -> String {
 /// Builds a libpq connection string in Patroni's fixed key order, escaping as it does.
 pub fn conninfo(pairs: &[(&str, String)]) -> String {
     const ORDER: &[&str] = &[
-        "dbname", "user", "passfile", "password", "host", "port", "sslmode", "sslcompression", "sslcert", "sslkey",
-        "sslpassword", "sslrootcert", "sslcrl", "sslcrldir", "application_name", "krbsrvname", "gssencmode",
-        "channel_binding", "target_session_attrs", "connect_timeout", "options",
+        "dbname",
+        "user",
+        "passfile",
+        "password",
+        "host",
+        "port",
+        "sslmode",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "application_name",
+        "krbsrvname",
+        "gssencmode",
+        "channel_binding",
+        "target_session_attrs",
+        "connect_timeout",
+        "options",
     ];
-    let escape = |v: &str| v.replace('\\', "\\\\").replace('\'', "\\'").replace(' ', "\\ ");
+    let escape = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('\'', "\\'")
+            .replace(' ', "\\ ")
+    };
     ORDER
         .iter()
-        .filter_map(|key| pairs.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(k, v)| format!("{k}={}", escape(v))))
+        .filter_map(|key| {
+            pairs
+                .iter()
+                .find(|(k, v)| k == key && !v.is_empty())
+                .map(|(k, v)| format!("{k}={}", escape(v)))
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -147,7 +200,9 @@ impl Postgresql {
         let conf = conf_dir.join("postgresql.conf");
         let base = conf_dir.join("postgresql.base.conf");
         if !base.exists() && conf.exists() {
-            tokio::fs::rename(&conf, &base).await.map_err(io_err(&conf))?;
+            tokio::fs::rename(&conf, &base)
+                .await
+                .map_err(io_err(&conf))?;
         }
         if !base.exists() {
             tokio::fs::write(&base, "").await.map_err(io_err(&base))?;
@@ -156,36 +211,65 @@ impl Postgresql {
         for (k, v) in effective_parameters(&self.config, dynamic) {
             let _ = writeln!(text, "{k} = {}", quote(&v));
         }
-        let _ = writeln!(text, "hba_file = {}", quote(&conf_dir.join("pg_hba.conf").display().to_string()));
-        let _ = writeln!(text, "ident_file = {}", quote(&conf_dir.join("pg_ident.conf").display().to_string()));
+        let _ = writeln!(
+            text,
+            "hba_file = {}",
+            quote(&conf_dir.join("pg_hba.conf").display().to_string())
+        );
+        let _ = writeln!(
+            text,
+            "ident_file = {}",
+            quote(&conf_dir.join("pg_ident.conf").display().to_string())
+        );
         let signal = self.data_dir().join("standby.signal");
         match replica_of {
             Some(upstream) => {
                 text.push_str("\n# recovery.conf\n");
                 if let Some(up) = upstream {
-                    let _ = writeln!(text, "primary_conninfo = {}", quote(&self.primary_conninfo(up)));
+                    let _ = writeln!(
+                        text,
+                        "primary_conninfo = {}",
+                        quote(&self.primary_conninfo(up))
+                    );
                     if let Some(slot) = &up.slot {
                         let _ = writeln!(text, "primary_slot_name = {}", quote(slot));
                     }
                 }
-                for k in ["recovery_target", "recovery_target_lsn", "recovery_target_name", "recovery_target_time", "recovery_target_xid"] {
+                for k in [
+                    "recovery_target",
+                    "recovery_target_lsn",
+                    "recovery_target_name",
+                    "recovery_target_time",
+                    "recovery_target_xid",
+                ] {
                     let _ = writeln!(text, "{k} = ''");
                 }
                 text.push_str("recovery_target_timeline = 'latest'\n");
-                if let Some(Value::Object(rc)) = dynamic.raw.get("postgresql").and_then(|p| p.get("recovery_conf")) {
+                if let Some(Value::Object(rc)) = dynamic
+                    .raw
+                    .get("postgresql")
+                    .and_then(|p| p.get("recovery_conf"))
+                {
                     for (k, v) in rc {
-                        if !k.starts_with("recovery_target") && k != "primary_conninfo" && k != "primary_slot_name" {
+                        if !k.starts_with("recovery_target")
+                            && k != "primary_conninfo"
+                            && k != "primary_slot_name"
+                        {
                             let _ = writeln!(text, "{k} = {}", quote(&value_text(v)));
                         }
                     }
                 }
                 if !signal.exists() {
-                    tokio::fs::write(&signal, "").await.map_err(io_err(&signal))?;
+                    tokio::fs::write(&signal, "")
+                        .await
+                        .map_err(io_err(&signal))?;
                 }
             }
             None => {
                 if signal.exists() {
-                    tokio::fs::remove_file(&signal).await.map_err(io_err(&signal))?;
+                    tokio::fs::remove_file(&signal)
+                        .await
+                        .map_err(io_err(&signal))?;
                 }
             }
         }
@@ -194,10 +278,17 @@ impl Postgresql {
 
     /// Rewrites `pg_hba.conf` from `postgresql.pg_hba` (local, else dynamic), when configured.
     pub async fn write_pg_hba(&self, dynamic: &DynamicConfig) -> Result<bool, PgError> {
-        let lines = self.config.postgresql.pg_hba.as_ref().or(dynamic.pg_hba.as_ref());
+        let lines = self
+            .config
+            .postgresql
+            .pg_hba
+            .as_ref()
+            .or(dynamic.pg_hba.as_ref());
         let Some(lines) = lines else { return Ok(false) };
         let path = self.conf_dir().join("pg_hba.conf");
-        let mut text = String::from("# Do not edit this file manually!\n# It will be overwritten by Patroni!\n");
+        let mut text = String::from(
+            "# Do not edit this file manually!\n# It will be overwritten by Patroni!\n",
+        );
         for line in lines {
             text.push_str(line);
             text.push('\n');
@@ -216,7 +307,11 @@ impl Postgresql {
         let pg = &self.config.postgresql;
         let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
         let mut text = String::new();
-        let users = [Some(&pg.replication), Some(&pg.superuser), pg.rewind.as_ref()];
+        let users = [
+            Some(&pg.replication),
+            Some(&pg.superuser),
+            pg.rewind.as_ref(),
+        ];
         for user in users.into_iter().flatten() {
             if let Some(pw) = &user.password {
                 let _ = writeln!(text, "*:*:*:{}:{}", esc(&user.username), esc(pw));
@@ -231,7 +326,9 @@ async fn write_private(path: &Path, text: &str) -> Result<(), PgError> {
     // Write to a temporary file and rename, so a crash never leaves half a config file.
     let tmp = path.with_extension("patroni-tmp");
     tokio::fs::write(&tmp, text).await.map_err(io_err(&tmp))?;
-    tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await.map_err(io_err(&tmp))?;
+    tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .await
+        .map_err(io_err(&tmp))?;
     tokio::fs::rename(&tmp, path).await.map_err(io_err(path))
 }
 
@@ -242,7 +339,12 @@ mod tests {
     #[test]
     fn conninfo_order_and_escaping() {
         assert_eq!(
-            conninfo(&[("host", "h".into()), ("user", "rep user".into()), ("dbname", "postgres".into()), ("password", String::new())]),
+            conninfo(&[
+                ("host", "h".into()),
+                ("user", "rep user".into()),
+                ("dbname", "postgres".into()),
+                ("password", String::new())
+            ]),
             "dbname=postgres user=rep\\ user host=h"
         );
     }
@@ -254,7 +356,9 @@ mod tests {
             "postgresql": {"listen": "127.0.0.1:5433", "parameters": {"max_connections": 5, "work_mem": "8MB"}}
         });
         let config = Config::from_tree(tree, patroni_core::config::Strictness::Ctl).unwrap();
-        let (dynamic, _) = DynamicConfig::from_value(&serde_json::json!({"postgresql": {"parameters": {"max_connections": 200, "work_mem": "4MB"}}}));
+        let (dynamic, _) = DynamicConfig::from_value(
+            &serde_json::json!({"postgresql": {"parameters": {"max_connections": 200, "work_mem": "4MB"}}}),
+        );
         let params = effective_parameters(&config, &dynamic);
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         assert_eq!(get("max_connections").as_deref(), Some("200"));

@@ -29,7 +29,8 @@ impl ControlData {
 
     /// `Database system identifier`.
     pub fn system_id(&self) -> Option<&str> {
-        self.get("Database system identifier").filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+        self.get("Database system identifier")
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
     }
 
     /// `Database cluster state` (`in production`, `shut down`, `shut down in recovery`, ...).
@@ -39,25 +40,34 @@ impl ControlData {
 
     /// `Latest checkpoint's TimeLineID`.
     pub fn checkpoint_timeline(&self) -> Option<u64> {
-        self.get("Latest checkpoint's TimeLineID").and_then(|s| s.parse().ok())
+        self.get("Latest checkpoint's TimeLineID")
+            .and_then(|s| s.parse().ok())
     }
 
     /// `Latest checkpoint location` in bytes.
     pub fn checkpoint_lsn(&self) -> Option<u64> {
-        self.get("Latest checkpoint location").and_then(patroni_core::lsn::parse_lsn)
+        self.get("Latest checkpoint location")
+            .and_then(patroni_core::lsn::parse_lsn)
     }
 
     /// `Minimum recovery ending location` and its timeline (replicas that stopped).
     pub fn min_recovery(&self) -> Option<(u64, u64)> {
-        let lsn = self.get("Minimum recovery ending location").and_then(patroni_core::lsn::parse_lsn)?;
-        let tli = self.get("Min recovery ending loc's timeline").and_then(|s| s.parse().ok())?;
+        let lsn = self
+            .get("Minimum recovery ending location")
+            .and_then(patroni_core::lsn::parse_lsn)?;
+        let tli = self
+            .get("Min recovery ending loc's timeline")
+            .and_then(|s| s.parse().ok())?;
         (lsn != 0 && tli != 0).then_some((lsn, tli))
     }
 
     /// The timeline and position where this data directory stopped: a replica's minimum
     /// recovery point, else the last checkpoint.
     pub fn stop_position(&self) -> Option<(u64, u64)> {
-        if matches!(self.state(), "shut down in recovery" | "in archive recovery") {
+        if matches!(
+            self.state(),
+            "shut down in recovery" | "in archive recovery"
+        ) {
             if let Some((lsn, tli)) = self.min_recovery() {
                 return Some((tli, lsn));
             }

@@ -50,7 +50,10 @@ pub enum PgError {
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PgError + '_ {
-    move |source| PgError::Io { path: path.display().to_string(), source }
+    move |source| PgError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// One local PostgreSQL instance as configured for this member.
@@ -64,7 +67,10 @@ pub struct Postgresql {
 impl Postgresql {
     /// Wraps the configuration; touches nothing.
     pub fn new(config: Arc<Config>) -> Postgresql {
-        Postgresql { config, conn: Mutex::new(None) }
+        Postgresql {
+            config,
+            conn: Mutex::new(None),
+        }
     }
 
     /// The data directory.

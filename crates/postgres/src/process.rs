@@ -33,7 +33,9 @@ impl Postgresql {
         }
         // A zombie or a recycled pid that is not a postgres process does not count.
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next().unwrap_or('?'))?;
+        let state = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.chars().next().unwrap_or('?'))?;
         if state == 'Z' || state == 'X' {
             return None;
         }
@@ -48,7 +50,11 @@ impl Postgresql {
 
     /// Writes the configuration for the role and starts the postmaster, waiting until it
     /// accepts connections (or `pg_ctl_timeout`). `replica_of` as for `write_postgresql_conf`.
-    pub async fn start(&self, dynamic: &DynamicConfig, replica_of: Option<Option<&ReplicaOf>>) -> Result<(), PgError> {
+    pub async fn start(
+        &self,
+        dynamic: &DynamicConfig,
+        replica_of: Option<Option<&ReplicaOf>>,
+    ) -> Result<(), PgError> {
         if self.is_running() {
             return Ok(());
         }
@@ -63,7 +69,10 @@ impl Postgresql {
         let mut cmd = tokio::process::Command::new(self.binary("postgres"));
         cmd.arg("-D")
             .arg(self.data_dir())
-            .arg(format!("--config-file={}", self.conf_dir().join("postgresql.conf").display()))
+            .arg(format!(
+                "--config-file={}",
+                self.conf_dir().join("postgresql.conf").display()
+            ))
             .args(command_line_options(&params))
             .stdin(Stdio::null())
             .process_group(0);
@@ -72,14 +81,20 @@ impl Postgresql {
                 cmd.env_remove(name);
             }
         }
-        let mut child = cmd.spawn().map_err(|e| PgError::Other(format!("cannot start postgres: {e}")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| PgError::Other(format!("cannot start postgres: {e}")))?;
         let pid = child.id();
         // Reap the postmaster when it exits, so a dead one is not mistaken for a live zombie.
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
         tracing::info!("postmaster pid={}", pid.unwrap_or(0));
-        self.wait_for_start(Duration::from_secs(self.config.postgresql.pg_ctl_timeout), pid).await
+        self.wait_for_start(
+            Duration::from_secs(self.config.postgresql.pg_ctl_timeout),
+            pid,
+        )
+        .await
     }
 
     async fn wait_for_start(&self, timeout: Duration, pid: Option<u32>) -> Result<(), PgError> {
@@ -87,9 +102,16 @@ impl Postgresql {
         loop {
             // postmaster.pid's last line says `ready` / `standby` once connections are
             // accepted; connecting before that only fills the log with "starting up".
-            let status = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap_or_default();
-            let accepting = status.lines().nth(7).is_some_and(|l| matches!(l.trim(), "ready" | "standby"));
-            if !accepting && Instant::now() < deadline && pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let status =
+                std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap_or_default();
+            let accepting = status
+                .lines()
+                .nth(7)
+                .is_some_and(|l| matches!(l.trim(), "ready" | "standby"));
+            if !accepting
+                && Instant::now() < deadline
+                && pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+            {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -99,7 +121,9 @@ impl Postgresql {
                     return Ok(());
                 }
                 Err(e) => {
-                    let alive = pid.map(|p| kill(Pid::from_raw(p as i32), None).is_ok()).unwrap_or(false)
+                    let alive = pid
+                        .map(|p| kill(Pid::from_raw(p as i32), None).is_ok())
+                        .unwrap_or(false)
                         && std::path::Path::new(&format!("/proc/{}", pid.unwrap_or(0))).exists()
                         && !std::fs::read_to_string(format!("/proc/{}/stat", pid.unwrap_or(0)))
                             .unwrap_or_default()
@@ -108,7 +132,9 @@ impl Postgresql {
                         return Err(PgError::Other(format!("postgres exited during start: {e}")));
                     }
                     if Instant::now() >= deadline {
-                        return Err(PgError::Timeout(format!("postgres did not accept connections within {timeout:?}")));
+                        return Err(PgError::Timeout(format!(
+                            "postgres did not accept connections within {timeout:?}"
+                        )));
                     }
                 }
             }
@@ -119,7 +145,9 @@ impl Postgresql {
     /// Stops the postmaster and waits for it to exit; after `timeout` it is killed.
     pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), PgError> {
         *self.conn.lock().await = None;
-        let Some(pid) = self.postmaster_pid() else { return Ok(()) };
+        let Some(pid) = self.postmaster_pid() else {
+            return Ok(());
+        };
         let signal = match mode {
             StopMode::Fast => Signal::SIGINT,
             StopMode::Immediate => Signal::SIGQUIT,
@@ -143,7 +171,8 @@ impl Postgresql {
     /// `pg_ctl reload`: SIGHUP to the postmaster.
     pub fn reload(&self) -> Result<(), PgError> {
         match self.postmaster_pid() {
-            Some(pid) => kill(Pid::from_raw(pid), Signal::SIGHUP).map_err(|e| PgError::Other(format!("reload failed: {e}"))),
+            Some(pid) => kill(Pid::from_raw(pid), Signal::SIGHUP)
+                .map_err(|e| PgError::Other(format!("reload failed: {e}"))),
             None => Err(PgError::Other("postgres is not running".into())),
         }
     }

@@ -93,7 +93,8 @@ const STATUS_SQL: &str = "SELECT pg_catalog.pg_is_in_recovery(),
  pg_catalog.current_setting('restore_command') <> ''
 FROM (SELECT 1) AS dummy LEFT JOIN pg_catalog.pg_stat_get_wal_receiver() AS r ON true";
 
-const REPLICATION_SQL: &str = "SELECT usename, application_name, client_addr::text, state, sync_state, sync_priority
+const REPLICATION_SQL: &str =
+    "SELECT usename, application_name, client_addr::text, state, sync_state, sync_priority
  FROM pg_catalog.pg_stat_replication ORDER BY application_name";
 
 impl Postgresql {
@@ -138,7 +139,10 @@ impl Postgresql {
         Ok(c)
     }
 
-    async fn drop_connection_on_error<T>(&self, r: Result<T, tokio_postgres::Error>) -> Result<T, PgError> {
+    async fn drop_connection_on_error<T>(
+        &self,
+        r: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, PgError> {
         if r.is_err() {
             *self.conn.lock().await = None;
         }
@@ -148,7 +152,9 @@ impl Postgresql {
     /// The status query of each HA cycle and of `GET /patroni`.
     pub async fn status(&self) -> Result<PgStatus, PgError> {
         let client = self.client().await?;
-        let row = self.drop_connection_on_error(client.query_one(STATUS_SQL, &[]).await).await?;
+        let row = self
+            .drop_connection_on_error(client.query_one(STATUS_SQL, &[]).await)
+            .await?;
         let to_u64 = |i: i64| u64::try_from(i).unwrap_or(0);
         let mut st = PgStatus {
             in_recovery: row.get(0),
@@ -167,7 +173,9 @@ impl Postgresql {
         if st.in_recovery {
             st.timeline = row.get::<_, Option<i64>>(7).map(to_u64).unwrap_or(0);
         } else {
-            let rows = self.drop_connection_on_error(client.query(REPLICATION_SQL, &[]).await).await?;
+            let rows = self
+                .drop_connection_on_error(client.query(REPLICATION_SQL, &[]).await)
+                .await?;
             st.replication = rows
                 .iter()
                 .map(|r| ReplicationRow {
@@ -187,27 +195,38 @@ impl Postgresql {
     /// as soon as the promotion is done, which is sooner than polling `pg_controldata`.
     pub async fn promote(&self, wait_seconds: i32) -> Result<(), PgError> {
         let client = self.client().await?;
-        self.drop_connection_on_error(client.batch_execute("SET statement_timeout = 0").await).await?;
-        let row = client.query_one("SELECT pg_catalog.pg_promote(true, $1)", &[&wait_seconds]).await;
+        self.drop_connection_on_error(client.batch_execute("SET statement_timeout = 0").await)
+            .await?;
+        let row = client
+            .query_one("SELECT pg_catalog.pg_promote(true, $1)", &[&wait_seconds])
+            .await;
         let done: bool = self.drop_connection_on_error(row).await?.get(0);
         let _ = client.batch_execute("RESET statement_timeout").await;
         if done {
             Ok(())
         } else {
-            Err(PgError::Timeout(format!("promotion did not complete within {wait_seconds}s")))
+            Err(PgError::Timeout(format!(
+                "promotion did not complete within {wait_seconds}s"
+            )))
         }
     }
 
     /// Runs `CHECKPOINT` (after promotion, so replicas can pg_rewind against us).
     pub async fn checkpoint(&self) -> Result<(), PgError> {
         let client = self.client().await?;
-        self.drop_connection_on_error(client.batch_execute("SET statement_timeout = 0; CHECKPOINT").await).await
+        self.drop_connection_on_error(
+            client
+                .batch_execute("SET statement_timeout = 0; CHECKPOINT")
+                .await,
+        )
+        .await
     }
 
     /// Runs one SQL batch as the superuser.
     pub async fn execute(&self, sql: &str) -> Result<(), PgError> {
         let client = self.client().await?;
-        self.drop_connection_on_error(client.batch_execute(sql).await).await
+        self.drop_connection_on_error(client.batch_execute(sql).await)
+            .await
     }
 
     /// Physical replication slots that exist: (name, active).

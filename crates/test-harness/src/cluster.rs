@@ -19,7 +19,17 @@ impl TestCluster {
     pub fn new(binary: &Path, n: usize, opts: &NodeOptions) -> TestCluster {
         let etcd = Etcd::start();
         let dir = TempDir::new("cluster");
-        let nodes = (0..n).map(|i| Node::new(binary, dir.path(), &format!("pg{i}"), &etcd.endpoint(), opts)).collect();
+        let nodes = (0..n)
+            .map(|i| {
+                Node::new(
+                    binary,
+                    dir.path(),
+                    &format!("pg{i}"),
+                    &etcd.endpoint(),
+                    opts,
+                )
+            })
+            .collect();
         TestCluster { nodes, etcd, dir }
     }
 
@@ -48,26 +58,35 @@ impl TestCluster {
 
     /// Waits until exactly one primary and `replicas` streaming replicas; returns the leader.
     pub async fn wait_healthy(&self, replicas: usize, timeout: Duration) -> usize {
-        wait_for(&format!("one leader and {replicas} streaming replicas"), timeout, || async {
-            let primaries = self.primaries().await;
-            if primaries.len() != 1 {
-                return None;
-            }
-            let mut streaming = 0;
-            for n in &self.nodes {
-                if let Some(s) = n.status().await {
-                    if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming") {
-                        streaming += 1;
+        wait_for(
+            &format!("one leader and {replicas} streaming replicas"),
+            timeout,
+            || async {
+                let primaries = self.primaries().await;
+                if primaries.len() != 1 {
+                    return None;
+                }
+                let mut streaming = 0;
+                for n in &self.nodes {
+                    if let Some(s) = n.status().await {
+                        if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming")
+                        {
+                            streaming += 1;
+                        }
                     }
                 }
-            }
-            (streaming == replicas).then_some(primaries[0])
-        })
+                (streaming == replicas).then_some(primaries[0])
+            },
+        )
         .await
     }
 
     /// Every node's log, for a failing assertion.
     pub fn logs(&self) -> String {
-        self.nodes.iter().map(|n| format!("===== {} =====\n{}", n.name, n.logs())).collect::<Vec<_>>().join("\n")
+        self.nodes
+            .iter()
+            .map(|n| format!("===== {} =====\n{}", n.name, n.logs()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

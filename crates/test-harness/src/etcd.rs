@@ -20,7 +20,12 @@ impl Etcd {
         let port = free_port();
         let peer_port = free_port();
         let dir = TempDir::new("etcd");
-        let mut etcd = Etcd { child: None, port, peer_port, dir };
+        let mut etcd = Etcd {
+            child: None,
+            port,
+            peer_port,
+            dir,
+        };
         etcd.spawn();
         etcd
     }

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 
 /// A port nobody listens on right now (the OS picks it; we release it for the child).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or fails the test after `timeout`
@@ -34,14 +37,20 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// The uid and gid of the `postgres` user (PostgreSQL refuses to run as root).
 pub fn postgres_ids() -> (u32, u32) {
-    let user = nix::unistd::User::from_name("postgres").ok().flatten().expect("the postgres user must exist (apt-get install postgresql-15)");
+    let user = nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .expect("the postgres user must exist (apt-get install postgresql-15)");
     (user.uid.as_raw(), user.gid.as_raw())
 }
 
@@ -53,11 +62,13 @@ impl TempDir {
     pub fn new(name: &str) -> TempDir {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("patroni-test-{name}-{}-{n}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("patroni-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
         let (uid, gid) = postgres_ids();
-        nix::unistd::chown(&path, Some(uid.into()), Some(gid.into())).expect("chown temp dir to postgres");
+        nix::unistd::chown(&path, Some(uid.into()), Some(gid.into()))
+            .expect("chown temp dir to postgres");
         TempDir(path)
     }
 
@@ -78,7 +89,16 @@ impl Drop for TempDir {
 /// A binary built next to the running test (`target/<profile>/<name>`).
 pub fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) }).expect("target dir");
+    let dir = exe
+        .parent()
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .expect("target dir");
     dir.join(name)
 }
 
@@ -90,7 +110,9 @@ pub fn pg_bin_dir() -> PathBuf {
             return p;
         }
     }
-    panic!("PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql-15)");
+    panic!(
+        "PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql-15)"
+    );
 }
 
 /// Connects to a PostgreSQL of the test cluster as the superuser.
@@ -114,13 +136,23 @@ pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 /// Any request to a local REST API.
-pub async fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+pub async fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fut = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
         let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
         if let Some(b) = body {
-            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
         }
         req.push_str("\r\n");
         req.push_str(body.unwrap_or(""));
@@ -129,8 +161,14 @@ pub async fn http_request(port: u16, method: &str, path: &str, body: Option<&str
         s.read_to_end(&mut buf).await.ok()?;
         let text = String::from_utf8_lossy(&buf).into_owned();
         let code = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         Some((code, body))
     };
-    tokio::time::timeout(Duration::from_secs(5), fut).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(5), fut)
+        .await
+        .ok()
+        .flatten()
 }

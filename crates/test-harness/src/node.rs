@@ -27,7 +27,13 @@ pub struct NodeOptions {
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        NodeOptions { scope: "batman".into(), ttl: 20, loop_wait: 2, retry_timeout: 5, tags: String::new() }
+        NodeOptions {
+            scope: "batman".into(),
+            ttl: 20,
+            loop_wait: 2,
+            retry_timeout: 5,
+            tags: String::new(),
+        }
     }
 }
 
@@ -226,7 +232,10 @@ tags:
     /// The daemon's log so far (all starts), for failure messages.
     pub fn logs(&self) -> String {
         (1..=self.starts)
-            .map(|n| std::fs::read_to_string(self.dir.join(format!("patroni-{n}.log"))).unwrap_or_default())
+            .map(|n| {
+                std::fs::read_to_string(self.dir.join(format!("patroni-{n}.log")))
+                    .unwrap_or_default()
+            })
             .collect::<Vec<_>>()
             .join("\n--- restart ---\n")
     }
@@ -234,7 +243,9 @@ tags:
     /// `GET /patroni` as JSON.
     pub async fn status(&self) -> Option<serde_json::Value> {
         let (code, body) = crate::http_get(self.api_port, "/patroni").await?;
-        (code == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+        (code == 200)
+            .then(|| serde_json::from_str(&body).ok())
+            .flatten()
     }
 
     /// The role `/patroni` reports (`primary` / `replica`), if the node answers.

@@ -49,7 +49,9 @@ impl DynamicConfig {
             match obj.get(key) {
                 None | Some(Value::Null) => default,
                 Some(v) => as_int(v).unwrap_or_else(|| {
-                    warnings.push(format!("/config {key}: {v} is not an integer; using {default}"));
+                    warnings.push(format!(
+                        "/config {key}: {v} is not an integer; using {default}"
+                    ));
                     default
                 }),
             }
@@ -60,12 +62,18 @@ impl DynamicConfig {
         let max_lag = int("maximum_lag_on_failover", 1_048_576);
         let primary_start_timeout = match obj.get("primary_start_timeout") {
             Some(v) if !v.is_null() => as_int(v).unwrap_or(300),
-            _ => obj.get("master_start_timeout").and_then(as_int).unwrap_or(300),
+            _ => obj
+                .get("master_start_timeout")
+                .and_then(as_int)
+                .unwrap_or(300),
         };
         let (timing, timing_warnings) = Timing::enforce(ttl, loop_wait, retry_timeout);
         warnings.extend(timing_warnings);
         let flag = |key: &str| obj.get(key).and_then(as_bool).unwrap_or(false);
-        let pg = obj.get("postgresql").and_then(Value::as_object).unwrap_or(&empty);
+        let pg = obj
+            .get("postgresql")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let parameters = match pg.get("parameters") {
             Some(Value::Object(m)) => m.clone(),
             None | Some(Value::Null) => Map::new(),
@@ -75,7 +83,10 @@ impl DynamicConfig {
             }
         };
         let pg_hba = pg.get("pg_hba").and_then(Value::as_array).map(|lines| {
-            lines.iter().filter_map(|l| l.as_str().map(str::to_string)).collect()
+            lines
+                .iter()
+                .filter_map(|l| l.as_str().map(str::to_string))
+                .collect()
         });
         (
             DynamicConfig {
@@ -102,7 +113,9 @@ mod tests {
 
     #[test]
     fn garbage_from_the_dcs_falls_back_to_defaults() {
-        let (c, w) = DynamicConfig::from_value(&json!({"ttl": "abc", "loop_wait": 2, "postgresql": {"parameters": 5}}));
+        let (c, w) = DynamicConfig::from_value(
+            &json!({"ttl": "abc", "loop_wait": 2, "postgresql": {"parameters": 5}}),
+        );
         assert_eq!(c.timing.ttl, 30);
         assert_eq!(c.timing.loop_wait, 2);
         assert!(c.parameters.is_empty());

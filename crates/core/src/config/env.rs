@@ -3,31 +3,113 @@
 
 use serde_json::{Map, Value};
 
-const DCS_SECTIONS: [&str; 7] = ["consul", "etcd", "etcd3", "exhibitor", "kubernetes", "raft", "zookeeper"];
+const DCS_SECTIONS: [&str; 7] = [
+    "consul",
+    "etcd",
+    "etcd3",
+    "exhibitor",
+    "kubernetes",
+    "raft",
+    "zookeeper",
+];
 
 const DCS_KEYS: &[&str] = &[
-    "HOST", "HOSTS", "PORT", "USE_PROXIES", "PROTOCOL", "SRV", "SRV_SUFFIX", "URL", "PROXY", "CACERT", "CERT", "KEY",
-    "VERIFY", "TOKEN", "CHECKS", "DC", "CONSISTENCY", "REGISTER_SERVICE", "SERVICE_CHECK_INTERVAL",
-    "SERVICE_CHECK_TLS_SERVER_NAME", "SERVICE_TAGS", "NAMESPACE", "CONTEXT", "USE_ENDPOINTS", "SCOPE_LABEL",
-    "ROLE_LABEL", "POD_IP", "PORTS", "LABELS", "BYPASS_API_SERVICE", "RETRIABLE_HTTP_CODES", "KEY_PASSWORD",
-    "USE_SSL", "SET_ACLS", "GROUP", "DATABASE", "LEADER_LABEL_VALUE", "FOLLOWER_LABEL_VALUE",
-    "STANDBY_LEADER_LABEL_VALUE", "TMP_ROLE_LABEL", "AUTH_DATA", "BOOTSTRAP_LABELS",
+    "HOST",
+    "HOSTS",
+    "PORT",
+    "USE_PROXIES",
+    "PROTOCOL",
+    "SRV",
+    "SRV_SUFFIX",
+    "URL",
+    "PROXY",
+    "CACERT",
+    "CERT",
+    "KEY",
+    "VERIFY",
+    "TOKEN",
+    "CHECKS",
+    "DC",
+    "CONSISTENCY",
+    "REGISTER_SERVICE",
+    "SERVICE_CHECK_INTERVAL",
+    "SERVICE_CHECK_TLS_SERVER_NAME",
+    "SERVICE_TAGS",
+    "NAMESPACE",
+    "CONTEXT",
+    "USE_ENDPOINTS",
+    "SCOPE_LABEL",
+    "ROLE_LABEL",
+    "POD_IP",
+    "PORTS",
+    "LABELS",
+    "BYPASS_API_SERVICE",
+    "RETRIABLE_HTTP_CODES",
+    "KEY_PASSWORD",
+    "USE_SSL",
+    "SET_ACLS",
+    "GROUP",
+    "DATABASE",
+    "LEADER_LABEL_VALUE",
+    "FOLLOWER_LABEL_VALUE",
+    "STANDBY_LEADER_LABEL_VALUE",
+    "TMP_ROLE_LABEL",
+    "AUTH_DATA",
+    "BOOTSTRAP_LABELS",
 ];
 
 const AUTH_KEYS: &[&str] = &[
-    "USERNAME", "PASSWORD", "SSLMODE", "SSLKEY", "SSLPASSWORD", "SSLCERT", "SSLROOTCERT", "SSLCRL", "SSLCRLDIR",
-    "GSSENCMODE", "CHANNEL_BINDING", "SSLNEGOTIATION",
+    "USERNAME",
+    "PASSWORD",
+    "SSLMODE",
+    "SSLKEY",
+    "SSLPASSWORD",
+    "SSLCERT",
+    "SSLROOTCERT",
+    "SSLCRL",
+    "SSLCRLDIR",
+    "GSSENCMODE",
+    "CHANNEL_BINDING",
+    "SSLNEGOTIATION",
 ];
 
 const RESTAPI_KEYS: &[&str] = &[
-    "LISTEN", "CONNECT_ADDRESS", "CERTFILE", "KEYFILE", "KEYFILE_PASSWORD", "CAFILE", "CIPHERS", "VERIFY_CLIENT",
-    "ALLOWLIST", "ALLOWLIST_INCLUDE_MEMBERS", "HTTP_EXTRA_HEADERS", "HTTPS_EXTRA_HEADERS", "REQUEST_QUEUE_SIZE",
-    "SERVER_TOKENS", "THREAD_POOL_SIZE",
+    "LISTEN",
+    "CONNECT_ADDRESS",
+    "CERTFILE",
+    "KEYFILE",
+    "KEYFILE_PASSWORD",
+    "CAFILE",
+    "CIPHERS",
+    "VERIFY_CLIENT",
+    "ALLOWLIST",
+    "ALLOWLIST_INCLUDE_MEMBERS",
+    "HTTP_EXTRA_HEADERS",
+    "HTTPS_EXTRA_HEADERS",
+    "REQUEST_QUEUE_SIZE",
+    "SERVER_TOKENS",
+    "THREAD_POOL_SIZE",
 ];
 
-const POSTGRESQL_KEYS: &[&str] = &["LISTEN", "CONNECT_ADDRESS", "PROXY_ADDRESS", "CONFIG_DIR", "DATA_DIR", "PGPASS", "BIN_DIR"];
+const POSTGRESQL_KEYS: &[&str] = &[
+    "LISTEN",
+    "CONNECT_ADDRESS",
+    "PROXY_ADDRESS",
+    "CONFIG_DIR",
+    "DATA_DIR",
+    "PGPASS",
+    "BIN_DIR",
+];
 
-const BIN_NAMES: &[&str] = &["PG_CTL", "INITDB", "PG_CONTROLDATA", "PG_BASEBACKUP", "POSTGRES", "PG_ISREADY", "PG_REWIND"];
+const BIN_NAMES: &[&str] = &[
+    "PG_CTL",
+    "INITDB",
+    "PG_CONTROLDATA",
+    "PG_BASEBACKUP",
+    "POSTGRES",
+    "PG_ISREADY",
+    "PG_REWIND",
+];
 
 /// Builds the tree that the environment describes, to be deep-merged over the file.
 ///
@@ -38,7 +120,9 @@ where
 {
     let mut root = Value::Object(Map::new());
     for (name, value) in vars {
-        let Some(rest) = name.strip_prefix("PATRONI_") else { continue };
+        let Some(rest) = name.strip_prefix("PATRONI_") else {
+            continue;
+        };
         if let Some((path, parsed)) = map_variable(rest, &value) {
             set_path(&mut root, &path, parsed);
         }
@@ -53,7 +137,9 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
         "NAME" | "NAMESPACE" | "SCOPE" => return Some((vec![rest.to_ascii_lowercase()], s(value))),
         "LOGLEVEL" => return Some((path(&["log", "level"]), s(value))),
         "LOGFORMAT" => return Some((path(&["log", "format"]), s(value))),
-        "THREAD_POOL_SIZE" | "THREAD_STACK_SIZE" => return Some((vec![rest.to_ascii_lowercase()], s(value))),
+        "THREAD_POOL_SIZE" | "THREAD_STACK_SIZE" => {
+            return Some((vec![rest.to_ascii_lowercase()], s(value)))
+        }
         _ => {}
     }
     if let Some(key) = rest.strip_prefix("LOG_") {
@@ -66,7 +152,11 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
     if let Some(key) = rest.strip_prefix("RESTAPI_") {
         return match key {
             "USERNAME" | "PASSWORD" => Some((
-                vec!["restapi".into(), "authentication".into(), key.to_ascii_lowercase()],
+                vec![
+                    "restapi".into(),
+                    "authentication".into(),
+                    key.to_ascii_lowercase(),
+                ],
                 s(value),
             )),
             k if RESTAPI_KEYS.contains(&k) => {
@@ -83,7 +173,11 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
     if let Some(key) = rest.strip_prefix("CTL_") {
         return match key {
             "USERNAME" | "PASSWORD" => Some((
-                vec!["ctl".into(), "authentication".into(), key.to_ascii_lowercase()],
+                vec![
+                    "ctl".into(),
+                    "authentication".into(),
+                    key.to_ascii_lowercase(),
+                ],
                 s(value),
             )),
             "INSECURE" | "CACERT" | "CERTFILE" | "KEYFILE" | "KEYFILE_PASSWORD" => {
@@ -96,13 +190,20 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
         if let Some(bin) = key.strip_prefix("BIN_") {
             if BIN_NAMES.contains(&bin) {
                 return Some((
-                    vec!["postgresql".into(), "bin_name".into(), bin.to_ascii_lowercase()],
+                    vec![
+                        "postgresql".into(),
+                        "bin_name".into(),
+                        bin.to_ascii_lowercase(),
+                    ],
                     s(value),
                 ));
             }
         }
         if POSTGRESQL_KEYS.contains(&key) {
-            return Some((vec!["postgresql".into(), key.to_ascii_lowercase()], s(value)));
+            return Some((
+                vec!["postgresql".into(), key.to_ascii_lowercase()],
+                s(value),
+            ));
         }
         return None;
     }
@@ -123,28 +224,43 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
     }
     if let Some(key) = rest.strip_prefix("CITUS_") {
         return match key {
-            "GROUP" | "DATABASE" => Some((vec!["citus".into(), key.to_ascii_lowercase()], s(value))),
+            "GROUP" | "DATABASE" => {
+                Some((vec!["citus".into(), key.to_ascii_lowercase()], s(value)))
+            }
             _ => None,
         };
     }
     for section in DCS_SECTIONS {
         let upper = section.to_ascii_uppercase();
-        let Some(key) = rest.strip_prefix(upper.as_str()).and_then(|k| k.strip_prefix('_')) else { continue };
+        let Some(key) = rest
+            .strip_prefix(upper.as_str())
+            .and_then(|k| k.strip_prefix('_'))
+        else {
+            continue;
+        };
         // `PATRONI_ETCD3_*` must not be read as `etcd` + `3_*`.
         if section == "etcd" && key.starts_with('3') {
             continue;
         }
-        let allowed = DCS_KEYS.contains(&key) || (matches!(section, "etcd" | "etcd3") && matches!(key, "USERNAME" | "PASSWORD"));
+        let allowed = DCS_KEYS.contains(&key)
+            || (matches!(section, "etcd" | "etcd3") && matches!(key, "USERNAME" | "PASSWORD"));
         if !allowed {
             return None;
         }
         let parsed = match key {
-            "PORT" => value.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| s(value)),
-            "HOSTS" | "PORTS" | "CHECKS" | "SERVICE_TAGS" | "RETRIABLE_HTTP_CODES" => parse_list(value),
-            "LABELS" | "SET_ACLS" | "AUTH_DATA" | "BOOTSTRAP_LABELS" => parse_map(value),
-            "USE_PROXIES" | "REGISTER_SERVICE" | "USE_ENDPOINTS" | "BYPASS_API_SERVICE" | "VERIFY" => {
-                super::value::as_bool(&s(value)).map(Value::Bool).unwrap_or_else(|| s(value))
+            "PORT" => value
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| s(value)),
+            "HOSTS" | "PORTS" | "CHECKS" | "SERVICE_TAGS" | "RETRIABLE_HTTP_CODES" => {
+                parse_list(value)
             }
+            "LABELS" | "SET_ACLS" | "AUTH_DATA" | "BOOTSTRAP_LABELS" => parse_map(value),
+            "USE_PROXIES" | "REGISTER_SERVICE" | "USE_ENDPOINTS" | "BYPASS_API_SERVICE"
+            | "VERIFY" => super::value::as_bool(&s(value))
+                .map(Value::Bool)
+                .unwrap_or_else(|| s(value)),
             _ => s(value),
         };
         return Some((vec![section.to_string(), key.to_ascii_lowercase()], parsed));
@@ -175,7 +291,11 @@ fn parse_list(value: &str) -> Value {
 /// Patroni's `_parse_dict`: YAML `{k: v}` or bare `k: v` pairs.
 fn parse_map(value: &str) -> Value {
     let trimmed = value.trim();
-    let text = if trimmed.starts_with('{') { trimmed.to_string() } else { format!("{{{trimmed}}}") };
+    let text = if trimmed.starts_with('{') {
+        trimmed.to_string()
+    } else {
+        format!("{{{trimmed}}}")
+    };
     match serde_saphyr::from_str::<Value>(&text) {
         Ok(v @ Value::Object(_)) => v,
         _ => Value::String(value.to_string()),
@@ -190,7 +310,9 @@ fn set_path(root: &mut Value, path: &[String], value: Value) {
             map.insert(part.clone(), value);
             return;
         }
-        node = map.entry(part.clone()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry(part.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
         if !node.is_object() {
             *node = Value::Object(Map::new());
         }
@@ -227,11 +349,17 @@ mod tests {
             ("PATH", "/bin"),
         ]);
         assert_eq!(v["name"], "pg1");
-        assert_eq!(v["etcd3"]["hosts"], json!(["127.0.0.1:2379", "127.0.0.1:2380"]));
+        assert_eq!(
+            v["etcd3"]["hosts"],
+            json!(["127.0.0.1:2379", "127.0.0.1:2380"])
+        );
         assert_eq!(v["etcd3"]["host"], "127.0.0.1:2379");
         assert_eq!(v["etcd"]["port"], 2379);
         assert_eq!(v["restapi"]["authentication"]["username"], "admin");
-        assert_eq!(v["postgresql"]["authentication"]["superuser"]["password"], "secret");
+        assert_eq!(
+            v["postgresql"]["authentication"]["superuser"]["password"],
+            "secret"
+        );
         assert_eq!(v["postgresql"]["data_dir"], "/data");
         assert_eq!(v["postgresql"]["bin_name"]["pg_ctl"], "pg_ctl15");
         assert_eq!(v["log"]["level"], "DEBUG");

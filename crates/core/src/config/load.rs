@@ -12,22 +12,32 @@ pub fn parse_yaml(text: &str, origin: &str) -> Result<Value, ConfigError> {
     if text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let value: Value = serde_saphyr::from_str(text)
-        .map_err(|e| ConfigError::Parse {
-            path: origin.to_string(),
-            // The parser adds a source snippet after the first line; the first line has it all.
-            message: e.to_string().lines().next().unwrap_or("invalid YAML").trim_start_matches("error: ").to_string(),
-        })?;
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+        path: origin.to_string(),
+        // The parser adds a source snippet after the first line; the first line has it all.
+        message: e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("invalid YAML")
+            .trim_start_matches("error: ")
+            .to_string(),
+    })?;
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
-        _ => Err(ConfigError::Parse { path: origin.to_string(), message: "invalid config file: not a mapping".into() }),
+        _ => Err(ConfigError::Parse {
+            path: origin.to_string(),
+            message: "invalid config file: not a mapping".into(),
+        }),
     }
 }
 
 fn read_file(path: &Path) -> Result<Value, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_yaml(&text, &path.display().to_string())
 }
 
@@ -44,9 +54,15 @@ where
     match path {
         Some(p) if p.is_dir() => {
             let mut files: Vec<_> = std::fs::read_dir(p)
-                .map_err(|source| ConfigError::Io { path: p.display().to_string(), source })?
+                .map_err(|source| ConfigError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+                .filter(|f| {
+                    f.is_file()
+                        && matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+                })
                 .collect();
             files.sort();
             for f in files {
@@ -57,7 +73,10 @@ where
         Some(p) if !vars.iter().any(|(k, _)| k == "PATRONI_CONFIGURATION") => {
             return Err(ConfigError::Io {
                 path: p.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
             });
         }
         _ => {

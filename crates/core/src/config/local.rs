@@ -9,12 +9,40 @@ use super::value::{describe, Section};
 use super::ConfigError;
 
 /// DCS sections Patroni knows, in the order upstream looks for them.
-pub const KNOWN_DCS: [&str; 7] = ["consul", "etcd", "etcd3", "exhibitor", "kubernetes", "raft", "zookeeper"];
+pub const KNOWN_DCS: [&str; 7] = [
+    "consul",
+    "etcd",
+    "etcd3",
+    "exhibitor",
+    "kubernetes",
+    "raft",
+    "zookeeper",
+];
 
 const KNOWN_TOP_LEVEL: &[&str] = &[
-    "name", "scope", "namespace", "log", "restapi", "ctl", "bootstrap", "postgresql", "tags", "watchdog", "citus",
-    "synchronous_mode", "synchronous_mode_strict", "thread_pool_size", "thread_stack_size", "standby_cluster",
-    "ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "slots", "failsafe_mode", "member_slots_ttl",
+    "name",
+    "scope",
+    "namespace",
+    "log",
+    "restapi",
+    "ctl",
+    "bootstrap",
+    "postgresql",
+    "tags",
+    "watchdog",
+    "citus",
+    "synchronous_mode",
+    "synchronous_mode_strict",
+    "thread_pool_size",
+    "thread_stack_size",
+    "standby_cluster",
+    "ttl",
+    "loop_wait",
+    "retry_timeout",
+    "maximum_lag_on_failover",
+    "slots",
+    "failsafe_mode",
+    "member_slots_ttl",
 ];
 
 /// A user name and an optional password (PostgreSQL roles, REST basic auth).
@@ -210,19 +238,32 @@ impl Config {
     pub fn from_tree(tree: Value, strictness: Strictness) -> Result<Config, ConfigError> {
         let root = Section::root(&tree)?;
         let daemon = strictness == Strictness::Daemon;
-        let req = |s: &Section, key: &str| if daemon { s.required_string(key) } else { Ok(s.string(key)?.unwrap_or_default()) };
+        let req = |s: &Section, key: &str| {
+            if daemon {
+                s.required_string(key)
+            } else {
+                Ok(s.string(key)?.unwrap_or_default())
+            }
+        };
         let mut warnings = Vec::new();
 
         let name = req(&root, "name")?;
         let scope = req(&root, "scope")?;
-        let namespace = root.string("namespace")?.unwrap_or_else(|| "/service/".into());
+        let namespace = root
+            .string("namespace")?
+            .unwrap_or_else(|| "/service/".into());
 
         let restapi_s = root.section("restapi")?;
         let restapi = RestApiConfig {
             listen: req(&restapi_s, "listen")?,
             connect_address: match restapi_s.string("connect_address")? {
                 Some(a) => a,
-                None if daemon => return Err(ConfigError::invalid("restapi.connect_address", "is required but missing")),
+                None if daemon => {
+                    return Err(ConfigError::invalid(
+                        "restapi.connect_address",
+                        "is required but missing",
+                    ))
+                }
                 None => String::new(),
             },
             authentication: credentials(&restapi_s.section("authentication")?)?,
@@ -232,24 +273,46 @@ impl Config {
 
         let dcs = dcs_section(&root, &mut warnings)?;
         if daemon && dcs.is_none() {
-            let unknown: Vec<_> = root.keys().into_iter().filter(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str())).cloned().collect();
+            let unknown: Vec<_> = root
+                .keys()
+                .into_iter()
+                .filter(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str()))
+                .cloned()
+                .collect();
             let hint = if unknown.is_empty() {
                 String::new()
             } else {
-                format!(" (unknown section{} {})", if unknown.len() > 1 { "s" } else { "" }, unknown.join(", "))
+                format!(
+                    " (unknown section{} {})",
+                    if unknown.len() > 1 { "s" } else { "" },
+                    unknown.join(", ")
+                )
             };
             return Err(ConfigError::invalid(
                 "",
-                format!("no DCS section found: expected one of {}{hint}", KNOWN_DCS.join(", ")),
+                format!(
+                    "no DCS section found: expected one of {}{hint}",
+                    KNOWN_DCS.join(", ")
+                ),
             ));
         }
 
         let bootstrap = bootstrap_section(&root.section("bootstrap")?)?;
         let postgresql = postgresql_section(&root.section("postgresql")?, daemon)?;
         let tags = tags_section(&root.section("tags")?, &mut warnings)?;
-        let log_level = root.section("log")?.string("level")?.unwrap_or_else(|| "INFO".into()).to_ascii_uppercase();
-        if !matches!(log_level.as_str(), "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL") {
-            return Err(ConfigError::invalid("log.level", format!("unknown level {log_level:?}")));
+        let log_level = root
+            .section("log")?
+            .string("level")?
+            .unwrap_or_else(|| "INFO".into())
+            .to_ascii_uppercase();
+        if !matches!(
+            log_level.as_str(),
+            "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL"
+        ) {
+            return Err(ConfigError::invalid(
+                "log.level",
+                format!("unknown level {log_level:?}"),
+            ));
         }
         if daemon {
             check_binaries(&postgresql)?;
@@ -280,18 +343,26 @@ impl Config {
 
     /// `postgres://<postgresql.connect_address>/<database>`, as published in the member key.
     pub fn conn_url(&self) -> String {
-        format!("postgres://{}/{}", self.postgresql.connect_address, self.postgresql.database)
+        format!(
+            "postgres://{}/{}",
+            self.postgresql.connect_address, self.postgresql.database
+        )
     }
 
     /// Credentials to use against other members' REST APIs (ctl, else restapi).
     pub fn rest_client_credentials(&self) -> Option<&Credentials> {
-        self.ctl_authentication.as_ref().or(self.restapi.authentication.as_ref())
+        self.ctl_authentication
+            .as_ref()
+            .or(self.restapi.authentication.as_ref())
     }
 }
 
 fn credentials(s: &Section) -> Result<Option<Credentials>, ConfigError> {
     match s.string("username")? {
-        Some(username) => Ok(Some(Credentials { username, password: s.string("password")? })),
+        Some(username) => Ok(Some(Credentials {
+            username,
+            password: s.string("password")?,
+        })),
         None => Ok(None),
     }
 }
@@ -300,15 +371,30 @@ fn check_address(key: &str, addr: &str) -> Result<(), ConfigError> {
     let port = addr.rsplit_once(':').map(|(_, p)| p);
     match port.and_then(|p| p.parse::<u16>().ok()) {
         Some(_) => Ok(()),
-        None => Err(ConfigError::invalid(key, format!("expected host:port, got {addr:?}"))),
+        None => Err(ConfigError::invalid(
+            key,
+            format!("expected host:port, got {addr:?}"),
+        )),
     }
 }
 
-fn dcs_section(root: &Section, warnings: &mut Vec<String>) -> Result<Option<DcsSection>, ConfigError> {
-    let present: Vec<&str> = KNOWN_DCS.iter().copied().filter(|k| root.section(k).map(|s| s.exists()).unwrap_or(true)).collect();
-    let Some(first) = present.first().copied() else { return Ok(None) };
+fn dcs_section(
+    root: &Section,
+    warnings: &mut Vec<String>,
+) -> Result<Option<DcsSection>, ConfigError> {
+    let present: Vec<&str> = KNOWN_DCS
+        .iter()
+        .copied()
+        .filter(|k| root.section(k).map(|s| s.exists()).unwrap_or(true))
+        .collect();
+    let Some(first) = present.first().copied() else {
+        return Ok(None);
+    };
     if present.len() > 1 {
-        warnings.push(format!("several DCS sections configured ({}); using {first}", present.join(", ")));
+        warnings.push(format!(
+            "several DCS sections configured ({}); using {first}",
+            present.join(", ")
+        ));
     }
     let s = root.section(first)?;
     match first {
@@ -327,7 +413,10 @@ fn dcs_section(root: &Section, warnings: &mut Vec<String>) -> Result<Option<DcsS
                 hosts = vec![p];
             }
             if hosts.is_empty() {
-                return Err(ConfigError::invalid(&root.key_path(first), "one of host, hosts, url or proxy is required"));
+                return Err(ConfigError::invalid(
+                    &root.key_path(first),
+                    "one of host, hosts, url or proxy is required",
+                ));
             }
             for (i, h) in hosts.iter().enumerate() {
                 let h = h.split_once("://").map(|(_, r)| r).unwrap_or(h);
@@ -338,8 +427,17 @@ fn dcs_section(root: &Section, warnings: &mut Vec<String>) -> Result<Option<DcsS
                     ));
                 }
             }
-            let cfg = EtcdConfig { hosts, protocol, username: s.string("username")?, password: s.string("password")? };
-            Ok(Some(if first == "etcd3" { DcsSection::Etcd3(cfg) } else { DcsSection::Etcd(cfg) }))
+            let cfg = EtcdConfig {
+                hosts,
+                protocol,
+                username: s.string("username")?,
+                password: s.string("password")?,
+            };
+            Ok(Some(if first == "etcd3" {
+                DcsSection::Etcd3(cfg)
+            } else {
+                DcsSection::Etcd(cfg)
+            }))
         }
         other => Ok(Some(DcsSection::Other(other.to_string()))),
     }
@@ -361,7 +459,10 @@ fn bootstrap_section(s: &Section) -> Result<BootstrapConfig, ConfigError> {
                     other => {
                         return Err(ConfigError::invalid(
                             &format!("bootstrap.initdb[{i}]"),
-                            format!("expected an option or option: value, got {}", describe(other)),
+                            format!(
+                                "expected an option or option: value, got {}",
+                                describe(other)
+                            ),
                         ))
                     }
                 }
@@ -372,19 +473,39 @@ fn bootstrap_section(s: &Section) -> Result<BootstrapConfig, ConfigError> {
                 initdb_args.push(format!("--{k}={}", scalar(v)));
             }
         }
-        Some(other) => return Err(ConfigError::invalid("bootstrap.initdb", format!("expected a list, got {}", describe(other)))),
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "bootstrap.initdb",
+                format!("expected a list, got {}", describe(other)),
+            ))
+        }
     }
     for arg in &initdb_args {
         let opt = arg.trim_start_matches('-').split('=').next().unwrap_or("");
-        if matches!(opt, "pgdata" | "nosync" | "pwfile" | "sync-only" | "version") {
-            return Err(ConfigError::invalid("bootstrap.initdb", format!("option {opt} is not allowed")));
+        if matches!(
+            opt,
+            "pgdata" | "nosync" | "pwfile" | "sync-only" | "version"
+        ) {
+            return Err(ConfigError::invalid(
+                "bootstrap.initdb",
+                format!("option {opt} is not allowed"),
+            ));
         }
     }
     let dcs_section = s.section("dcs")?;
-    for key in ["ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "primary_start_timeout"] {
+    for key in [
+        "ttl",
+        "loop_wait",
+        "retry_timeout",
+        "maximum_lag_on_failover",
+        "primary_start_timeout",
+    ] {
         if let Some(v) = dcs_section.int(key)? {
             if v < 0 {
-                return Err(ConfigError::invalid(&dcs_section.key_path(key), "must not be negative"));
+                return Err(ConfigError::invalid(
+                    &dcs_section.key_path(key),
+                    "must not be negative",
+                ));
             }
         }
     }
@@ -395,7 +516,10 @@ fn bootstrap_section(s: &Section) -> Result<BootstrapConfig, ConfigError> {
     dcs_pg.bool("use_pg_rewind")?;
     dcs_pg.bool("use_slots")?;
     if dcs_pg.raw("parameters").is_some_and(|p| !p.is_object()) {
-        return Err(ConfigError::invalid("bootstrap.dcs.postgresql.parameters", "postgresql.parameters is not a dictionary"));
+        return Err(ConfigError::invalid(
+            "bootstrap.dcs.postgresql.parameters",
+            "postgresql.parameters is not a dictionary",
+        ));
     }
     let dcs = match s.map("dcs")? {
         Some(m) => Value::Object(m.clone()),
@@ -421,25 +545,41 @@ fn scalar(v: &Value) -> String {
 }
 
 fn postgresql_section(s: &Section, daemon: bool) -> Result<PostgresqlConfig, ConfigError> {
-    let req = |key: &str| if daemon { s.required_string(key) } else { Ok(s.string(key)?.unwrap_or_default()) };
+    let req = |key: &str| {
+        if daemon {
+            s.required_string(key)
+        } else {
+            Ok(s.string(key)?.unwrap_or_default())
+        }
+    };
     let listen = req("listen")?;
     let (listen_addresses, port) = match listen.rsplit_once(':') {
         Some((hosts, port)) => {
-            let port = port
-                .parse::<u16>()
-                .map_err(|_| ConfigError::invalid("postgresql.listen", format!("invalid port in {listen:?}")))?;
+            let port = port.parse::<u16>().map_err(|_| {
+                ConfigError::invalid("postgresql.listen", format!("invalid port in {listen:?}"))
+            })?;
             (hosts.to_string(), port)
         }
         None => (listen.clone(), 5432),
     };
     let connect_address = req("connect_address")?;
     let data_dir = PathBuf::from(req("data_dir")?);
-    let config_dir = s.string("config_dir")?.map(PathBuf::from).unwrap_or_else(|| data_dir.clone());
+    let config_dir = s
+        .string("config_dir")?
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir.clone());
     let auth = s.section("authentication")?;
     let user = |name: &str| -> Result<Credentials, ConfigError> {
         let sec = auth.section(name)?;
-        let username = if daemon { sec.required_string("username")? } else { sec.string("username")?.unwrap_or_default() };
-        Ok(Credentials { username, password: sec.string("password")? })
+        let username = if daemon {
+            sec.required_string("username")?
+        } else {
+            sec.string("username")?.unwrap_or_default()
+        };
+        Ok(Credentials {
+            username,
+            password: sec.string("password")?,
+        })
     };
     let superuser = user("superuser")?;
     let replication = user("replication")?;
@@ -447,7 +587,12 @@ fn postgresql_section(s: &Section, daemon: bool) -> Result<PostgresqlConfig, Con
     let parameters = match s.raw("parameters") {
         None => Map::new(),
         Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(ConfigError::invalid("postgresql.parameters", "postgresql.parameters is not a dictionary")),
+        Some(_) => {
+            return Err(ConfigError::invalid(
+                "postgresql.parameters",
+                "postgresql.parameters is not a dictionary",
+            ))
+        }
     };
     let mut bin_names = Vec::new();
     if let Some(m) = s.map("bin_name")? {
@@ -473,25 +618,50 @@ fn postgresql_section(s: &Section, daemon: bool) -> Result<PostgresqlConfig, Con
                         }
                     }
                     other => {
-                        return Err(ConfigError::invalid("postgresql.basebackup", format!("unexpected {}", describe(other))))
+                        return Err(ConfigError::invalid(
+                            "postgresql.basebackup",
+                            format!("unexpected {}", describe(other)),
+                        ))
                     }
                 }
             }
         }
-        Some(other) => return Err(ConfigError::invalid("postgresql.basebackup", format!("unexpected {}", describe(other)))),
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "postgresql.basebackup",
+                format!("unexpected {}", describe(other)),
+            ))
+        }
     }
     for arg in &basebackup_args {
         let opt = arg.trim_start_matches('-').split('=').next().unwrap_or("");
         if matches!(
             opt,
-            "pgdata" | "format" | "wal-method" | "xlog-method" | "gzip" | "version" | "compress" | "dbname" | "host" | "port" | "username" | "password"
+            "pgdata"
+                | "format"
+                | "wal-method"
+                | "xlog-method"
+                | "gzip"
+                | "version"
+                | "compress"
+                | "dbname"
+                | "host"
+                | "port"
+                | "username"
+                | "password"
         ) {
-            return Err(ConfigError::invalid("postgresql.basebackup", format!("option {opt} is not allowed")));
+            return Err(ConfigError::invalid(
+                "postgresql.basebackup",
+                format!("option {opt} is not allowed"),
+            ));
         }
     }
     let pg_ctl_timeout = s.int("pg_ctl_timeout")?.unwrap_or(60);
     if pg_ctl_timeout <= 0 {
-        return Err(ConfigError::invalid("postgresql.pg_ctl_timeout", "must be a positive number of seconds"));
+        return Err(ConfigError::invalid(
+            "postgresql.pg_ctl_timeout",
+            "must be a positive number of seconds",
+        ));
     }
     Ok(PostgresqlConfig {
         listen_addresses,
@@ -499,7 +669,10 @@ fn postgresql_section(s: &Section, daemon: bool) -> Result<PostgresqlConfig, Con
         connect_address,
         data_dir,
         config_dir,
-        bin_dir: s.string("bin_dir")?.filter(|d| !d.is_empty()).map(PathBuf::from),
+        bin_dir: s
+            .string("bin_dir")?
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from),
         bin_names,
         pgpass: s.string("pgpass")?.map(PathBuf::from).unwrap_or_else(|| {
             let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
@@ -514,8 +687,12 @@ fn postgresql_section(s: &Section, daemon: bool) -> Result<PostgresqlConfig, Con
         pg_ctl_timeout: pg_ctl_timeout as u64,
         basebackup_args,
         database: s.string("database")?.unwrap_or_else(|| "postgres".into()),
-        remove_data_directory_on_rewind_failure: s.bool("remove_data_directory_on_rewind_failure")?.unwrap_or(false),
-        remove_data_directory_on_diverged_timelines: s.bool("remove_data_directory_on_diverged_timelines")?.unwrap_or(false),
+        remove_data_directory_on_rewind_failure: s
+            .bool("remove_data_directory_on_rewind_failure")?
+            .unwrap_or(false),
+        remove_data_directory_on_diverged_timelines: s
+            .bool("remove_data_directory_on_diverged_timelines")?
+            .unwrap_or(false),
     })
 }
 
@@ -524,7 +701,10 @@ fn tags_section(s: &Section, warnings: &mut Vec<String>) -> Result<Tags, ConfigE
     let priority = s.int("failover_priority")?;
     if let Some(p) = priority {
         if p < 0 {
-            return Err(ConfigError::invalid("tags.failover_priority", "must be a non-negative integer"));
+            return Err(ConfigError::invalid(
+                "tags.failover_priority",
+                "must be a non-negative integer",
+            ));
         }
     }
     let (nofailover, failover_priority) = match (nofailover, priority) {
@@ -545,7 +725,10 @@ fn tags_section(s: &Section, warnings: &mut Vec<String>) -> Result<Tags, ConfigE
     let mut published = Map::new();
     for key in s.keys() {
         let Some(v) = s.raw(key) else { continue };
-        let predefined_bool = matches!(key.as_str(), "nofailover" | "noloadbalance" | "clonefrom" | "nosync" | "nostream");
+        let predefined_bool = matches!(
+            key.as_str(),
+            "nofailover" | "noloadbalance" | "clonefrom" | "nosync" | "nostream"
+        );
         if predefined_bool && super::value::as_bool(v) == Some(false) {
             continue;
         }
@@ -572,7 +755,13 @@ fn check_binaries(pg: &PostgresqlConfig) -> Result<(), ConfigError> {
             ));
         }
     }
-    for program in ["postgres", "pg_ctl", "initdb", "pg_controldata", "pg_basebackup"] {
+    for program in [
+        "postgres",
+        "pg_ctl",
+        "initdb",
+        "pg_controldata",
+        "pg_basebackup",
+    ] {
         let path = pg.binary(program);
         let found = if path.is_absolute() || path.components().count() > 1 {
             path.is_file()
@@ -582,10 +771,16 @@ fn check_binaries(pg: &PostgresqlConfig) -> Result<(), ConfigError> {
                 .unwrap_or(false)
         };
         if !found {
-            let key = if pg.bin_dir.is_some() { "postgresql.bin_dir" } else { "postgresql.bin_dir (not set)" };
+            let key = if pg.bin_dir.is_some() {
+                "postgresql.bin_dir"
+            } else {
+                "postgresql.bin_dir (not set)"
+            };
             return Err(ConfigError::invalid(
                 key,
-                format!("cannot find the PostgreSQL program {} ", path.display()).trim_end().to_string()
+                format!("cannot find the PostgreSQL program {} ", path.display())
+                    .trim_end()
+                    .to_string()
                     + if pg.bin_dir.is_some() { "" } else { " in PATH" },
             ));
         }

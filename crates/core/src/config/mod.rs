@@ -14,7 +14,8 @@ pub mod value;
 pub use dynamic::DynamicConfig;
 pub use load::{load_tree, parse_yaml};
 pub use local::{
-    BootstrapConfig, Config, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, RestApiConfig, Strictness, Tags,
+    BootstrapConfig, Config, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, RestApiConfig,
+    Strictness, Tags,
 };
 
 /// What went wrong with a configuration.
@@ -54,6 +55,9 @@ pub fn local_dcs_names() -> &'static [&'static str] {
 impl ConfigError {
     /// An error about the key at `key`.
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {
-        ConfigError::Invalid { key: key.to_string(), message: message.into() }
+        ConfigError::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 }

@@ -19,9 +19,18 @@ impl<'a> Section<'a> {
     /// The root of a configuration tree; an error if the document is not a mapping.
     pub fn root(value: &'a Value) -> Result<Section<'a>, ConfigError> {
         match value {
-            Value::Object(map) => Ok(Section { path: String::new(), map: Some(map) }),
-            Value::Null => Ok(Section { path: String::new(), map: None }),
-            _ => Err(ConfigError::invalid("", "the configuration must be a mapping")),
+            Value::Object(map) => Ok(Section {
+                path: String::new(),
+                map: Some(map),
+            }),
+            Value::Null => Ok(Section {
+                path: String::new(),
+                map: None,
+            }),
+            _ => Err(ConfigError::invalid(
+                "",
+                "the configuration must be a mapping",
+            )),
         }
     }
 
@@ -49,7 +58,10 @@ impl<'a> Section<'a> {
         let path = self.key_path(key);
         match self.raw(key) {
             None => Ok(Section { path, map: None }),
-            Some(Value::Object(map)) => Ok(Section { path, map: Some(map) }),
+            Some(Value::Object(map)) => Ok(Section {
+                path,
+                map: Some(map),
+            }),
             Some(other) => {
                 let message = format!("expected a mapping, got {}", describe(other));
                 Err(ConfigError::invalid(&path, message))
@@ -85,7 +97,10 @@ impl<'a> Section<'a> {
     pub fn required_string(&self, key: &str) -> Result<String, ConfigError> {
         match self.string(key)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(ConfigError::invalid(&self.key_path(key), "is required but missing")),
+            _ => Err(ConfigError::invalid(
+                &self.key_path(key),
+                "is required but missing",
+            )),
         }
     }
 
@@ -93,9 +108,12 @@ impl<'a> Section<'a> {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ConfigError> {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => as_int(v)
-                .map(Some)
-                .ok_or_else(|| ConfigError::invalid(&self.key_path(key), format!("expected an integer, got {}", describe(v)))),
+            Some(v) => as_int(v).map(Some).ok_or_else(|| {
+                ConfigError::invalid(
+                    &self.key_path(key),
+                    format!("expected an integer, got {}", describe(v)),
+                )
+            }),
         }
     }
 
@@ -103,9 +121,12 @@ impl<'a> Section<'a> {
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => as_bool(v)
-                .map(Some)
-                .ok_or_else(|| ConfigError::invalid(&self.key_path(key), format!("expected a boolean, got {}", describe(v)))),
+            Some(v) => as_bool(v).map(Some).ok_or_else(|| {
+                ConfigError::invalid(
+                    &self.key_path(key),
+                    format!("expected a boolean, got {}", describe(v)),
+                )
+            }),
         }
     }
 
@@ -114,7 +135,10 @@ impl<'a> Section<'a> {
         match self.raw(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(
-                s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
             )),
             Some(Value::Array(items)) => items
                 .iter()
@@ -152,7 +176,9 @@ impl<'a> Section<'a> {
 /// Reads an integer the way Python's `int()` would from a YAML or environment value.
 pub fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }

@@ -13,26 +13,43 @@ pub fn decide(input: &HaInput) -> Decision {
         DataDir::Empty => {
             if i_hold_lock {
                 return Decision::ReleaseLock {
-                    message: "released leader key voluntarily as data dir empty and currently leader".into(),
+                    message:
+                        "released leader key voluntarily as data dir empty and currently leader"
+                            .into(),
                 };
             }
-            if cluster.is_unlocked() && cluster.initialize.is_none() && !local.nofailover && local.can_bootstrap {
+            if cluster.is_unlocked()
+                && cluster.initialize.is_none()
+                && !local.nofailover
+                && local.can_bootstrap
+            {
                 return Decision::RaceBootstrap;
             }
             if let Some(leader) = cluster.leader_member().filter(|m| m.conn_url().is_some()) {
                 let source = cluster
                     .members
                     .iter()
-                    .find(|m| m.name != me && m.name != leader.name && m.tags().get("clonefrom").and_then(|v| v.as_bool()) == Some(true) && m.state() == "running")
+                    .find(|m| {
+                        m.name != me
+                            && m.name != leader.name
+                            && m.tags().get("clonefrom").and_then(|v| v.as_bool()) == Some(true)
+                            && m.state() == "running"
+                    })
                     .unwrap_or(leader);
                 let message = if source.name == leader.name {
                     format!("trying to bootstrap from leader '{}'", leader.name)
                 } else {
                     format!("trying to bootstrap from replica '{}'", source.name)
                 };
-                return Decision::Clone { from: source.name.clone(), message };
+                return Decision::Clone {
+                    from: source.name.clone(),
+                    message,
+                };
             }
-            return Decision::Wait { message: "waiting for leader to bootstrap".into(), renew: false };
+            return Decision::Wait {
+                message: "waiting for leader to bootstrap".into(),
+                renew: false,
+            };
         }
         DataDir::Invalid => {
             return Decision::Wait {
@@ -52,11 +69,18 @@ pub fn decide(input: &HaInput) -> Decision {
     }
 
     match local.postgres {
-        Postgres::Starting => Decision::Wait { message: "PostgreSQL is still starting up".into(), renew: i_hold_lock },
+        Postgres::Starting => Decision::Wait {
+            message: "PostgreSQL is still starting up".into(),
+            renew: i_hold_lock,
+        },
         Postgres::Stopped { was_primary } => {
             if i_hold_lock {
                 if was_primary {
-                    Decision::Start { as_primary: true, follow: None, message: "starting primary after failure".into() }
+                    Decision::Start {
+                        as_primary: true,
+                        follow: None,
+                        message: "starting primary after failure".into(),
+                    }
                 } else {
                     Decision::Start {
                         as_primary: false,
@@ -81,7 +105,8 @@ pub fn decide(input: &HaInput) -> Decision {
                     Decision::Follow {
                         leader: Some(leader.to_string()),
                         demote: true,
-                        message: "demoting self because I do not have the lock and I was a leader".into(),
+                        message: "demoting self because I do not have the lock and I was a leader"
+                            .into(),
                     }
                 } else {
                     Decision::Follow {
@@ -99,7 +124,8 @@ pub fn decide(input: &HaInput) -> Decision {
                 return Decision::Follow {
                     leader: None,
                     demote: false,
-                    message: "following a different leader because I am not allowed to promote".into(),
+                    message: "following a different leader because I am not allowed to promote"
+                        .into(),
                 };
             }
             match is_healthiest(input) {
@@ -112,7 +138,8 @@ pub fn decide(input: &HaInput) -> Decision {
                 Err(_) => Decision::Follow {
                     leader: None,
                     demote: false,
-                    message: "following a different leader because i am not the healthiest node".into(),
+                    message: "following a different leader because i am not the healthiest node"
+                        .into(),
                 },
             }
         }
@@ -124,13 +151,19 @@ pub fn after_renew(renewed: bool, local: &LocalState) -> Action {
     let me = &local.name;
     let primary = local.is_running_primary();
     match (renewed, primary) {
-        (true, true) => Action::NoAction(format!("no action. I am ({me}), the leader with the lock")),
-        (true, false) => Action::Promote("promoted self to leader because I had the session lock".into()),
+        (true, true) => {
+            Action::NoAction(format!("no action. I am ({me}), the leader with the lock"))
+        }
+        (true, false) => {
+            Action::Promote("promoted self to leader because I had the session lock".into())
+        }
         (false, true) => Action::Demote {
             mode: DemoteMode::ImmediateNoLock,
             message: "demoted self because failed to update leader lock in DCS".into(),
         },
-        (false, false) => Action::NoAction("not promoting because failed to update leader lock in DCS".into()),
+        (false, false) => {
+            Action::NoAction("not promoting because failed to update leader lock in DCS".into())
+        }
     }
 }
 
@@ -139,7 +172,9 @@ pub fn after_acquire(acquired: bool, local: &LocalState) -> Action {
     let primary = local.is_running_primary();
     match (acquired, primary) {
         (true, true) => Action::NoAction("acquired session lock as a leader".into()),
-        (true, false) => Action::Promote("promoted self to leader by acquiring session lock".into()),
+        (true, false) => {
+            Action::Promote("promoted self to leader by acquiring session lock".into())
+        }
         (false, true) => Action::Demote {
             mode: DemoteMode::ImmediateNoLock,
             message: "demoted self after trying and failing to obtain lock".into(),

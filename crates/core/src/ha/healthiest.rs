@@ -11,7 +11,11 @@ pub fn is_healthiest(input: &HaInput) -> Result<(), String> {
     let local = input.local;
     let cluster = input.cluster;
     let (primary, timeline, my_lsn) = match local.postgres {
-        Postgres::Running { primary, timeline, wal_position } => (primary, timeline, wal_position),
+        Postgres::Running {
+            primary,
+            timeline,
+            wal_position,
+        } => (primary, timeline, wal_position),
         Postgres::Starting => return Err("PostgreSQL is still starting".into()),
         Postgres::Stopped { .. } => return Err("PostgreSQL is not running".into()),
     };
@@ -27,7 +31,9 @@ pub fn is_healthiest(input: &HaInput) -> Result<(), String> {
     if primary {
         let cluster_tl = cluster.timeline();
         if timeline < cluster_tl {
-            return Err(format!("My timeline {timeline} is behind last known cluster timeline {cluster_tl}"));
+            return Err(format!(
+                "My timeline {timeline} is behind last known cluster timeline {cluster_tl}"
+            ));
         }
         return Ok(());
     }
@@ -55,7 +61,10 @@ pub fn is_healthiest(input: &HaInput) -> Result<(), String> {
         ));
     }
     if input.config.check_timeline && timeline < cluster.timeline() {
-        return Err(format!("My timeline {timeline} is behind last known cluster timeline {}", cluster.timeline()));
+        return Err(format!(
+            "My timeline {timeline} is behind last known cluster timeline {}",
+            cluster.timeline()
+        ));
     }
     for peer in input.peers.unwrap_or_default() {
         if peer.name == local.name || peer.nofailover || peer.watchdog_failed {
@@ -65,7 +74,10 @@ pub fn is_healthiest(input: &HaInput) -> Result<(), String> {
             return Err(format!("Primary ({}) is still alive", peer.name));
         }
         if peer.wal_position > my_lsn {
-            return Err(format!("Wal position of {} is ahead of my wal position", peer.name));
+            return Err(format!(
+                "Wal position of {} is ahead of my wal position",
+                peer.name
+            ));
         }
         if peer.wal_position == my_lsn && peer.failover_priority > local.failover_priority {
             return Err(format!(

@@ -29,7 +29,11 @@ pub enum LocalPosition {
 
 /// Decides from the leader's timeline and the `/history` key (the leader's timeline history)
 /// whether the local WAL went past the point where the leader's timeline branched off.
-pub fn rewind_needed(local: LocalPosition, leader_timeline: u64, history: Option<&History>) -> bool {
+pub fn rewind_needed(
+    local: LocalPosition,
+    leader_timeline: u64,
+    history: Option<&History>,
+) -> bool {
     let timeline = match local {
         LocalPosition::InRecovery { timeline, .. }
         | LocalPosition::CleanShutdown { timeline, .. }
@@ -56,26 +60,90 @@ mod tests {
     use serde_json::json;
 
     fn history(switch: u64) -> History {
-        History { version: 1, lines: vec![json!([1, switch, "no recovery target specified"])], valid: true }
+        History {
+            version: 1,
+            lines: vec![json!([1, switch, "no recovery target specified"])],
+            valid: true,
+        }
     }
 
     #[test]
     fn table() {
         let h = history(1000);
         let cases = [
-            (LocalPosition::InRecovery { timeline: 2, lsn: 5000 }, 2, false),
-            (LocalPosition::InRecovery { timeline: 1, lsn: 900 }, 2, false),
-            (LocalPosition::InRecovery { timeline: 1, lsn: 1000 }, 2, false),
-            (LocalPosition::InRecovery { timeline: 1, lsn: 1001 }, 2, true),
-            (LocalPosition::CleanShutdown { timeline: 1, checkpoint: 960 }, 2, false),
-            (LocalPosition::CleanShutdown { timeline: 1, checkpoint: 1000 }, 2, true),
+            (
+                LocalPosition::InRecovery {
+                    timeline: 2,
+                    lsn: 5000,
+                },
+                2,
+                false,
+            ),
+            (
+                LocalPosition::InRecovery {
+                    timeline: 1,
+                    lsn: 900,
+                },
+                2,
+                false,
+            ),
+            (
+                LocalPosition::InRecovery {
+                    timeline: 1,
+                    lsn: 1000,
+                },
+                2,
+                false,
+            ),
+            (
+                LocalPosition::InRecovery {
+                    timeline: 1,
+                    lsn: 1001,
+                },
+                2,
+                true,
+            ),
+            (
+                LocalPosition::CleanShutdown {
+                    timeline: 1,
+                    checkpoint: 960,
+                },
+                2,
+                false,
+            ),
+            (
+                LocalPosition::CleanShutdown {
+                    timeline: 1,
+                    checkpoint: 1000,
+                },
+                2,
+                true,
+            ),
             (LocalPosition::Crashed { timeline: 1 }, 2, true),
             (LocalPosition::Crashed { timeline: 2 }, 2, false),
-            (LocalPosition::InRecovery { timeline: 3, lsn: 1 }, 2, true),
+            (
+                LocalPosition::InRecovery {
+                    timeline: 3,
+                    lsn: 1,
+                },
+                2,
+                true,
+            ),
         ];
         for (local, leader_tl, expected) in cases {
-            assert_eq!(rewind_needed(local, leader_tl, Some(&h)), expected, "{local:?} vs leader timeline {leader_tl}");
+            assert_eq!(
+                rewind_needed(local, leader_tl, Some(&h)),
+                expected,
+                "{local:?} vs leader timeline {leader_tl}"
+            );
         }
-        assert!(rewind_needed(LocalPosition::InRecovery { timeline: 1, lsn: 1 }, 2, None));
+        assert!(rewind_needed(
+            LocalPosition::InRecovery {
+                timeline: 1,
+                lsn: 1
+            },
+            2,
+            None
+        ));
     }
 }

@@ -21,17 +21,25 @@ impl Ha {
     }
 
     fn use_pg_rewind(&self) -> bool {
-        self.config.postgresql.use_pg_rewind.unwrap_or(self.dynamic.use_pg_rewind)
+        self.config
+            .postgresql
+            .use_pg_rewind
+            .unwrap_or(self.dynamic.use_pg_rewind)
     }
 
     /// The upstream for following `leader` (its host/port and our slot on it).
-    pub(crate) fn upstream_for(&self, cluster: &Cluster, leader: Option<&str>) -> Option<ReplicaOf> {
+    pub(crate) fn upstream_for(
+        &self,
+        cluster: &Cluster,
+        leader: Option<&str>,
+    ) -> Option<ReplicaOf> {
         let member = cluster.member(leader?)?;
         if member.name == self.config.name {
             return None;
         }
         let (host, port) = member.host_port()?;
-        let slot = (self.dynamic.use_slots && !self.config.tags.nostream).then(|| slot_name_from_member_name(&self.config.name));
+        let slot = (self.dynamic.use_slots && !self.config.tags.nostream)
+            .then(|| slot_name_from_member_name(&self.config.name));
         Some(ReplicaOf { host, port, slot })
     }
 
@@ -57,7 +65,10 @@ impl Ha {
         self.set_busy(false);
         if let Err(e) = result {
             tracing::error!("{e}");
-            let _ = self.pg.stop(StopMode::Immediate, Duration::from_secs(10)).await;
+            let _ = self
+                .pg
+                .stop(StopMode::Immediate, Duration::from_secs(10))
+                .await;
             let _ = self.dcs.cancel_initialization().await;
             let failed = self.pg.data_dir().with_extension("failed");
             let _ = tokio::fs::remove_dir_all(&failed).await;
@@ -68,11 +79,20 @@ impl Ha {
     }
 
     async fn run_bootstrap(&mut self) -> Result<(), String> {
-        self.pg.initdb().await.map_err(|e| format!("initdb failed: {e}"))?;
+        self.pg
+            .initdb()
+            .await
+            .map_err(|e| format!("initdb failed: {e}"))?;
         self.set_pg_state("starting");
-        self.pg.start(&self.dynamic, None).await.map_err(|e| format!("start failed: {e}"))?;
+        self.pg
+            .start(&self.dynamic, None)
+            .await
+            .map_err(|e| format!("start failed: {e}"))?;
         self.set_pg_state("running");
-        self.pg.post_bootstrap().await.map_err(|e| format!("post_bootstrap failed: {e}"))?;
+        self.pg
+            .post_bootstrap()
+            .await
+            .map_err(|e| format!("post_bootstrap failed: {e}"))?;
         let sysid = self
             .pg
             .controldata()
@@ -81,14 +101,28 @@ impl Ha {
             .and_then(|cd| cd.system_id().map(str::to_string))
             .ok_or("cannot read the system identifier of the new cluster")?;
         self.system_id = Some(sysid.clone());
-        self.dcs.initialize(false, &sysid).await.map_err(|e| e.to_string())?;
-        let config = serde_json::to_string(&self.config.bootstrap.dcs).unwrap_or_else(|_| "{}".into());
-        self.dcs.set_config_value(&config, None).await.map_err(|e| e.to_string())?;
+        self.dcs
+            .initialize(false, &sysid)
+            .await
+            .map_err(|e| e.to_string())?;
+        let config =
+            serde_json::to_string(&self.config.bootstrap.dcs).unwrap_or_else(|_| "{}".into());
+        self.dcs
+            .set_config_value(&config, None)
+            .await
+            .map_err(|e| e.to_string())?;
         let sent = std::time::Instant::now();
-        if !self.dcs.attempt_to_acquire_leader().await.map_err(|e| e.to_string())? {
+        if !self
+            .dcs
+            .attempt_to_acquire_leader()
+            .await
+            .map_err(|e| e.to_string())?
+        {
             return Err("could not take the leader lock after bootstrap".into());
         }
-        self.shared.lock_clock().renewed(sent, self.dynamic.timing.ttl);
+        self.shared
+            .lock_clock()
+            .renewed(sent, self.dynamic.timing.ttl);
         self.shared.primary_running.store(true, Ordering::SeqCst);
         self.shared.snap().role = "primary".into();
         Ok(())
@@ -96,7 +130,9 @@ impl Ha {
 
     /// Creates a replica from `from` with pg_basebackup and starts it following the leader.
     pub(crate) async fn clone_from(&mut self, cluster: &Cluster, from: &str) {
-        let Some((host, port)) = cluster.member(from).and_then(|m| m.host_port()) else { return };
+        let Some((host, port)) = cluster.member(from).and_then(|m| m.host_port()) else {
+            return;
+        };
         self.set_pg_state("creating replica");
         self.set_busy(true);
         self.publish().await;
@@ -132,31 +168,38 @@ impl Ha {
 
     /// Starts a stopped PostgreSQL: as the primary if we (still) hold the lock, else as a
     /// replica of `follow`, rewinding or re-cloning first if our WAL diverged from its.
-    pub(crate) async fn start_stopped(&mut self, cluster: &Cluster, as_primary: bool, follow: Option<&str>, message: &str) {
+    pub(crate) async fn start_stopped(
+        &mut self,
+        cluster: &Cluster,
+        as_primary: bool,
+        follow: Option<&str>,
+        message: &str,
+    ) {
         tracing::info!("{message}");
-        if as_primary {
-            if self.renew(cluster).await {
-                self.set_pg_state("starting");
-                self.shared.primary_running.store(true, Ordering::SeqCst);
-                match self.pg.start(&self.dynamic, None).await {
-                    Ok(()) => {
-                        self.set_pg_state("running");
-                        self.shared.snap().role = "primary".into();
-                        self.upstream = None;
-                    }
-                    Err(e) => {
-                        self.shared.primary_running.store(false, Ordering::SeqCst);
-                        tracing::error!("failed to start postgres: {e}");
-                        self.set_pg_state("start failed");
-                        self.release_lock(None).await;
-                    }
+        // Never start writable without renewing the lock first; if that fails, start as a replica.
+        if as_primary && self.renew(cluster).await {
+            self.set_pg_state("starting");
+            self.shared.primary_running.store(true, Ordering::SeqCst);
+            match self.pg.start(&self.dynamic, None).await {
+                Ok(()) => {
+                    self.set_pg_state("running");
+                    self.shared.snap().role = "primary".into();
+                    self.upstream = None;
                 }
-                return;
+                Err(e) => {
+                    self.shared.primary_running.store(false, Ordering::SeqCst);
+                    tracing::error!("failed to start postgres: {e}");
+                    self.set_pg_state("start failed");
+                    self.release_lock(None).await;
+                }
             }
-            // Could not renew: never start writable without the lock.
+            return;
         }
         if let Some(leader) = follow.and_then(|l| cluster.member(l)) {
-            if !self.ensure_not_diverged(cluster, leader.name.as_str(), None).await {
+            if !self
+                .ensure_not_diverged(cluster, leader.name.as_str(), None)
+                .await
+            {
                 return;
             }
         }
@@ -167,18 +210,31 @@ impl Ha {
     /// Checks whether our WAL diverged from `leader`'s and, if so, rewinds (or removes the
     /// data directory so the next cycle re-clones). `running`: our timeline/LSN when running.
     /// Returns whether PostgreSQL may be started (or keep running) as a replica now.
-    pub(crate) async fn ensure_not_diverged(&mut self, cluster: &Cluster, leader: &str, running: Option<(u64, u64)>) -> bool {
-        let Some(member) = cluster.member(leader) else { return true };
+    pub(crate) async fn ensure_not_diverged(
+        &mut self,
+        cluster: &Cluster,
+        leader: &str,
+        running: Option<(u64, u64)>,
+    ) -> bool {
+        let Some(member) = cluster.member(leader) else {
+            return true;
+        };
         let leader_tl = member.timeline().unwrap_or_else(|| cluster.timeline());
         let position = match running {
             Some((timeline, lsn)) => LocalPosition::InRecovery { timeline, lsn },
             None => {
-                let Ok(cd) = self.pg.controldata().await else { return true };
-                let in_recovery = matches!(cd.state(), "shut down in recovery" | "in archive recovery");
+                let Ok(cd) = self.pg.controldata().await else {
+                    return true;
+                };
+                let in_recovery =
+                    matches!(cd.state(), "shut down in recovery" | "in archive recovery");
                 match (in_recovery, cd.stop_position()) {
                     (true, Some((timeline, lsn))) => LocalPosition::InRecovery { timeline, lsn },
                     (false, Some((timeline, checkpoint))) if cd.state() == "shut down" => {
-                        LocalPosition::CleanShutdown { timeline, checkpoint }
+                        LocalPosition::CleanShutdown {
+                            timeline,
+                            checkpoint,
+                        }
                     }
                     (_, Some((timeline, _))) => LocalPosition::Crashed { timeline },
                     (_, None) => return true,
@@ -188,7 +244,9 @@ impl Ha {
         if !rewind_needed(position, leader_tl, cluster.history.as_ref()) {
             return true;
         }
-        let Some((host, port)) = member.host_port() else { return false };
+        let Some((host, port)) = member.host_port() else {
+            return false;
+        };
         if running.is_some() {
             let _ = self.pg.stop(StopMode::Fast, Duration::from_secs(60)).await;
         }
@@ -213,7 +271,9 @@ impl Ha {
     /// Keeps a running replica pointed at `leader` (rewriting and reloading its recovery
     /// settings when the leader changed).
     pub(crate) async fn follow(&mut self, cluster: &Cluster, leader: Option<&str>) {
-        let Some(status) = self.status.clone() else { return };
+        let Some(status) = self.status.clone() else {
+            return;
+        };
         if !status.in_recovery {
             return;
         }
@@ -222,7 +282,10 @@ impl Ha {
             return;
         }
         if let Some(l) = leader {
-            if !self.ensure_not_diverged(cluster, l, Some((status.timeline, status.lsn()))).await {
+            if !self
+                .ensure_not_diverged(cluster, l, Some((status.timeline, status.lsn())))
+                .await
+            {
                 return;
             }
             if !self.pg.is_running() {
@@ -230,7 +293,11 @@ impl Ha {
                 return;
             }
         }
-        match self.pg.write_postgresql_conf(&self.dynamic, Some(upstream.as_ref())).await {
+        match self
+            .pg
+            .write_postgresql_conf(&self.dynamic, Some(upstream.as_ref()))
+            .await
+        {
             Ok(()) => {
                 let _ = self.pg.reload();
                 if let Some(up) = &upstream {
@@ -271,7 +338,11 @@ impl Ha {
     /// it as a replica, rewinding first if needed.
     pub(crate) async fn demote_to_replica(&mut self, _follow: Option<String>) {
         self.shared.primary_running.store(false, Ordering::SeqCst);
-        if let Err(e) = self.pg.stop(StopMode::Immediate, Duration::from_secs(10)).await {
+        if let Err(e) = self
+            .pg
+            .stop(StopMode::Immediate, Duration::from_secs(10))
+            .await
+        {
             tracing::error!("failed to stop PostgreSQL: {e}");
         }
         self.status = None;
@@ -292,7 +363,10 @@ impl Ha {
     pub(crate) async fn primary_housekeeping(&mut self, cluster: &Cluster) {
         if let Some(sysid) = &self.system_id {
             if cluster.system_id() != Some(sysid.as_str()) {
-                let _ = self.dcs.initialize(cluster.initialize.is_none(), sysid).await;
+                let _ = self
+                    .dcs
+                    .initialize(cluster.initialize.is_none(), sysid)
+                    .await;
             }
         }
         if cluster.config.is_none() {
@@ -319,7 +393,9 @@ impl Ha {
             }
         };
         for m in &cluster.members {
-            if m.name == self.config.name || m.tags().get("nostream").and_then(|v| v.as_bool()) == Some(true) {
+            if m.name == self.config.name
+                || m.tags().get("nostream").and_then(|v| v.as_bool()) == Some(true)
+            {
                 continue;
             }
             let slot = slot_name_from_member_name(&m.name);
@@ -334,13 +410,22 @@ impl Ha {
 
     /// `/history` from our `<timeline>.history` file (dcs-layout.md §3.4).
     async fn write_history(&mut self, timeline: u64) {
-        let path = self.pg.data_dir().join("pg_wal").join(format!("{timeline:08X}.history"));
-        let Ok(text) = tokio::fs::read_to_string(&path).await else { return };
+        let path = self
+            .pg
+            .data_dir()
+            .join("pg_wal")
+            .join(format!("{timeline:08X}.history"));
+        let Ok(text) = tokio::fs::read_to_string(&path).await else {
+            return;
+        };
         let mtime = tokio::fs::metadata(&path)
             .await
             .ok()
             .and_then(|m| m.modified().ok())
-            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+            .map(|t| {
+                chrono::DateTime::<chrono::Utc>::from(t)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+            })
             .unwrap_or_default();
         let mut lines = Vec::new();
         let parsed: Vec<(u64, u64, String)> = text
@@ -353,7 +438,11 @@ impl Ha {
             })
             .collect();
         for (i, (tli, lsn, reason)) in parsed.iter().enumerate() {
-            let mut line = vec![serde_json::json!(tli), serde_json::json!(lsn), serde_json::json!(reason)];
+            let mut line = vec![
+                serde_json::json!(tli),
+                serde_json::json!(lsn),
+                serde_json::json!(reason),
+            ];
             if i + 1 == parsed.len() {
                 line.push(serde_json::json!(mtime));
                 line.push(serde_json::json!(self.config.name));

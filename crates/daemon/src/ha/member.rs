@@ -16,7 +16,10 @@ impl Ha {
         m.insert("role".into(), json!(snap.role));
         m.insert("version".into(), json!(patroni_core::PATRONI_VERSION));
         if !self.config.tags.published.is_empty() {
-            m.insert("tags".into(), Value::Object(self.config.tags.published.clone()));
+            m.insert(
+                "tags".into(),
+                Value::Object(self.config.tags.published.clone()),
+            );
         }
         if let Some(st) = self.status.as_ref().filter(|_| snap.pg_state == "running") {
             m.insert("xlog_location".into(), json!(st.lsn()));

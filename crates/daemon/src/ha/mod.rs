@@ -45,8 +45,24 @@ pub struct Ha {
 
 impl Ha {
     /// Builds the loop; `dynamic` is the configuration to start from (cache or bootstrap.dcs).
-    pub fn new(config: Arc<Config>, dcs: Arc<dyn Dcs>, pg: Arc<Postgresql>, shared: Arc<Shared>, dynamic: DynamicConfig) -> Ha {
-        Ha { config, dcs, pg, shared, dynamic, upstream: None, system_id: None, status: None, history_written_for: 0 }
+    pub fn new(
+        config: Arc<Config>,
+        dcs: Arc<dyn Dcs>,
+        pg: Arc<Postgresql>,
+        shared: Arc<Shared>,
+        dynamic: DynamicConfig,
+    ) -> Ha {
+        Ha {
+            config,
+            dcs,
+            pg,
+            shared,
+            dynamic,
+            upstream: None,
+            system_id: None,
+            status: None,
+            history_written_for: 0,
+        }
     }
 
     fn me(&self) -> &str {
@@ -71,15 +87,26 @@ impl Ha {
 
         let local = self.local_state().await?;
         let peers;
-        let mut input = HaInput { cluster: &cluster, config: &self.dynamic, local: &local, peers: None };
+        let mut input = HaInput {
+            cluster: &cluster,
+            config: &self.dynamic,
+            local: &local,
+            peers: None,
+        };
         let mut decision = ha::decide(&input);
         if decision == Decision::PollPeers {
             peers = self.poll_peers(&cluster).await;
             input.peers = Some(&peers);
             decision = ha::decide(&input);
         }
-        if matches!(decision, Decision::RenewLock | Decision::AcquireLock) || local.is_running_primary() {
-            tracing::info!("Lock owner: {}; I am {}", cluster.leader_name().unwrap_or("None"), self.me());
+        if matches!(decision, Decision::RenewLock | Decision::AcquireLock)
+            || local.is_running_primary()
+        {
+            tracing::info!(
+                "Lock owner: {}; I am {}",
+                cluster.leader_name().unwrap_or("None"),
+                self.me()
+            );
         }
         let message = self.execute(decision, &cluster, &local).await?;
         self.publish().await;
@@ -88,7 +115,9 @@ impl Ha {
 
     /// Dynamic configuration from `/config` when valid; otherwise the last good one is kept.
     fn refresh_dynamic(&mut self, cluster: &Cluster) {
-        let Some(data) = cluster.config_data() else { return };
+        let Some(data) = cluster.config_data() else {
+            return;
+        };
         if *data == self.dynamic.raw {
             return;
         }
@@ -117,7 +146,9 @@ impl Ha {
                 }
             }
             match &self.system_id {
-                Some(id) => DataDir::Initialized { system_id: id.clone() },
+                Some(id) => DataDir::Initialized {
+                    system_id: id.clone(),
+                },
                 None => DataDir::Invalid,
             }
         };
@@ -125,7 +156,11 @@ impl Ha {
         let postgres = if self.pg.is_running() {
             match self.pg.status().await {
                 Ok(st) => {
-                    let p = Postgres::Running { primary: !st.in_recovery, timeline: st.timeline, wal_position: st.lsn() };
+                    let p = Postgres::Running {
+                        primary: !st.in_recovery,
+                        timeline: st.timeline,
+                        wal_position: st.lsn(),
+                    };
                     self.status = Some(st);
                     p
                 }
@@ -141,7 +176,12 @@ impl Ha {
                     .pg
                     .controldata()
                     .await
-                    .map(|cd| matches!(cd.state(), "in production" | "shut down" | "in crash recovery" | "shutting down"))
+                    .map(|cd| {
+                        matches!(
+                            cd.state(),
+                            "in production" | "shut down" | "in crash recovery" | "shutting down"
+                        )
+                    })
                     .unwrap_or(false),
                 _ => false,
             };
@@ -182,28 +222,44 @@ impl Ha {
     /// are left out, as in Patroni.
     async fn poll_peers(&self, cluster: &Cluster) -> Vec<PeerStatus> {
         let auth = crate::rest::basic_auth_header(self.config.rest_client_credentials());
-        let polls = cluster.members.iter().filter(|m| m.name != self.me()).filter_map(|m| {
-            let url = m.api_url()?.to_string();
-            let name = m.name.clone();
-            let auth = auth.clone();
-            Some(async move {
-                match crate::http::get_json(&url, Duration::from_secs(2), auth.as_deref()).await {
-                    Ok((_, doc)) => PeerStatus::parse(&name, &doc),
-                    Err(e) => {
-                        tracing::info!("Member {name} is not reachable: {e}");
-                        None
+        let polls = cluster
+            .members
+            .iter()
+            .filter(|m| m.name != self.me())
+            .filter_map(|m| {
+                let url = m.api_url()?.to_string();
+                let name = m.name.clone();
+                let auth = auth.clone();
+                Some(async move {
+                    match crate::http::get_json(&url, Duration::from_secs(2), auth.as_deref()).await
+                    {
+                        Ok((_, doc)) => PeerStatus::parse(&name, &doc),
+                        Err(e) => {
+                            tracing::info!("Member {name} is not reachable: {e}");
+                            None
+                        }
                     }
-                }
-            })
-        });
-        futures::future::join_all(polls).await.into_iter().flatten().collect()
+                })
+            });
+        futures::future::join_all(polls)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// The DCS could not be read: a primary demotes (it cannot prove it holds the lock).
     async fn dcs_unreachable(&mut self, e: DcsError) -> Result<String, CycleError> {
         tracing::error!("Error communicating with DCS: {e}");
         self.shared.snap().cluster = None;
-        if self.pg.is_running() && self.pg.status().await.map(|s| !s.in_recovery).unwrap_or(false) {
+        if self.pg.is_running()
+            && self
+                .pg
+                .status()
+                .await
+                .map(|s| !s.in_recovery)
+                .unwrap_or(false)
+        {
             tracing::info!("demoting self because DCS is not accessible and I was a leader");
             self.shared.lock_clock().clear();
             self.demote_to_replica(None).await;
@@ -213,7 +269,12 @@ impl Ha {
     }
 
     /// Performs a decision.
-    async fn execute(&mut self, decision: Decision, cluster: &Cluster, local: &LocalState) -> Result<String, CycleError> {
+    async fn execute(
+        &mut self,
+        decision: Decision,
+        cluster: &Cluster,
+        local: &LocalState,
+    ) -> Result<String, CycleError> {
         match decision {
             Decision::Fatal(m) => Err(CycleError::Fatal(m)),
             Decision::Wait { message, renew } => {
@@ -233,8 +294,13 @@ impl Ha {
                 self.release_lock(None).await;
                 Ok(message)
             }
-            Decision::Start { as_primary, follow, message } => {
-                self.start_stopped(cluster, as_primary, follow.as_deref(), &message).await;
+            Decision::Start {
+                as_primary,
+                follow,
+                message,
+            } => {
+                self.start_stopped(cluster, as_primary, follow.as_deref(), &message)
+                    .await;
                 Ok(message)
             }
             Decision::RenewLock => {
@@ -252,7 +318,9 @@ impl Ha {
                     }
                 };
                 if acquired {
-                    self.shared.lock_clock().renewed(sent, self.dynamic.timing.ttl);
+                    self.shared
+                        .lock_clock()
+                        .renewed(sent, self.dynamic.timing.ttl);
                     self.mark_cluster_leader(cluster);
                     if cluster.failover.is_some() {
                         tracing::info!("Cleaning up failover key after acquiring leader lock...");
@@ -262,10 +330,20 @@ impl Ha {
                 let action = ha::after_acquire(acquired, local);
                 self.act(action, cluster).await
             }
-            Decision::Follow { leader, demote, message } => {
+            Decision::Follow {
+                leader,
+                demote,
+                message,
+            } => {
                 if demote {
                     tracing::info!("{message}");
-                    self.demote_to_replica(leader.as_deref().and_then(|l| cluster.member(l)).map(|m| m.name.clone())).await;
+                    self.demote_to_replica(
+                        leader
+                            .as_deref()
+                            .and_then(|l| cluster.member(l))
+                            .map(|m| m.name.clone()),
+                    )
+                    .await;
                 } else {
                     self.follow(cluster, leader.as_deref()).await;
                 }
@@ -276,11 +354,17 @@ impl Ha {
 
     /// Renews our hold on the lock and the lock clock. `true` when we still hold it.
     async fn renew(&mut self, cluster: &Cluster) -> bool {
-        let lsn = self.status.as_ref().filter(|s| !s.in_recovery).map(PgStatus::lsn);
+        let lsn = self
+            .status
+            .as_ref()
+            .filter(|s| !s.in_recovery)
+            .map(PgStatus::lsn);
         let sent = Instant::now();
         match self.dcs.update_leader(cluster, lsn).await {
             Ok(true) => {
-                self.shared.lock_clock().renewed(sent, self.dynamic.timing.ttl);
+                self.shared
+                    .lock_clock()
+                    .renewed(sent, self.dynamic.timing.ttl);
                 true
             }
             Ok(false) => {
@@ -299,14 +383,20 @@ impl Ha {
     /// After taking the lock, the snapshot shows us as leader until the next read.
     fn mark_cluster_leader(&self, cluster: &Cluster) {
         let mut c = cluster.clone();
-        c.leader = Some(patroni_core::cluster::Leader { name: self.me().to_string(), version: 0, session: None });
+        c.leader = Some(patroni_core::cluster::Leader {
+            name: self.me().to_string(),
+            version: 0,
+            session: None,
+        });
         self.shared.snap().cluster = Some((c, Instant::now()));
     }
 
     async fn act(&mut self, action: Action, cluster: &Cluster) -> Result<String, CycleError> {
         match action {
             Action::NoAction(m) => {
-                if self.shared.lock_clock().is_valid() && self.status.as_ref().is_some_and(|s| !s.in_recovery) {
+                if self.shared.lock_clock().is_valid()
+                    && self.status.as_ref().is_some_and(|s| !s.in_recovery)
+                {
                     self.shared.primary_running.store(true, Ordering::SeqCst);
                     self.primary_housekeeping(cluster).await;
                 }

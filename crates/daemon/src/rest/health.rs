@@ -41,13 +41,33 @@ impl Api {
         let paused = doc.get("pause").is_some();
         let leader_lsn = cluster.as_ref().map(|c| c.status.last_lsn).unwrap_or(0);
         let max_lag = req.param("lag").and_then(parse_bytes);
-        let replayed = doc.get("xlog").and_then(|x| x.get("replayed_location")).and_then(Value::as_u64).unwrap_or(0);
+        let replayed = doc
+            .get("xlog")
+            .and_then(|x| x.get("replayed_location"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let lagging = matches!(max_lag, Some(m) if leader_lsn != 0 && leader_lsn > replayed.saturating_add(m));
-        let replica_code = if !self.config.tags.noloadbalance && !lagging && role == "replica" && state == "running" { 200 } else { 503 };
+        let replica_code = if !self.config.tags.noloadbalance
+            && !lagging
+            && role == "replica"
+            && state == "running"
+        {
+            200
+        } else {
+            503
+        };
         let (leader_code, primary_code, standby_leader_code) = if cluster.is_none() && paused {
             (
-                if matches!(role, "master" | "primary" | "standby_leader") { 200 } else { 503 },
-                if matches!(role, "master" | "primary") { 200 } else { 503 },
+                if matches!(role, "master" | "primary" | "standby_leader") {
+                    200
+                } else {
+                    503
+                },
+                if matches!(role, "master" | "primary") {
+                    200
+                } else {
+                    503
+                },
                 if role == "standby_leader" { 200 } else { 503 },
             )
         } else if is_leader {
@@ -55,12 +75,17 @@ impl Api {
         } else {
             (503, 503, 503)
         };
-        let path = if req.path == "/" { "/primary" } else { req.path.as_str() };
+        let path = if req.path == "/" {
+            "/primary"
+        } else {
+            req.path.as_str()
+        };
         let code = if path.contains("standby_leader") || path.contains("standby-leader") {
             return standby_leader_code;
         } else if path.contains("leader") {
             return leader_code;
-        } else if path.contains("master") || path.contains("primary") || path.contains("read-write") {
+        } else if path.contains("master") || path.contains("primary") || path.contains("read-write")
+        {
             return primary_code;
         } else if path.contains("replica") {
             replica_code
@@ -78,7 +103,12 @@ impl Api {
             }
         } else if cluster.is_some() && matches!(path, "/async" | "/asynchronous") {
             replica_code
-        } else if cluster.is_some() && matches!(path, "/read-only-sync" | "/read-only-synchronous" | "/read-only-quorum") {
+        } else if cluster.is_some()
+            && matches!(
+                path,
+                "/read-only-sync" | "/read-only-synchronous" | "/read-only-quorum"
+            )
+        {
             if primary_code == 200 || standby_leader_code == 200 {
                 200
             } else {
@@ -91,11 +121,18 @@ impl Api {
             return code;
         }
         for (k, v) in &req.query {
-            let Some(tag) = k.strip_prefix("tag_") else { continue };
-            let matches = self.config.tags.published.get(tag).is_some_and(|t| match t {
-                Value::String(s) => s == v,
-                other => other.to_string().to_lowercase() == v.to_lowercase(),
-            });
+            let Some(tag) = k.strip_prefix("tag_") else {
+                continue;
+            };
+            let matches = self
+                .config
+                .tags
+                .published
+                .get(tag)
+                .is_some_and(|t| match t {
+                    Value::String(s) => s == v,
+                    other => other.to_string().to_lowercase() == v.to_lowercase(),
+                });
             if !matches {
                 return 503;
             }
@@ -131,11 +168,15 @@ impl Api {
         if state != "running" {
             return 503;
         }
-        let Ok(st) = self.pg.status().await else { return 503 };
+        let Ok(st) = self.pg.status().await else {
+            return 503;
+        };
         if st.replication_state() != Some("streaming") {
             return 503;
         }
-        let Some(cluster) = self.fresh_cluster() else { return 503 };
+        let Some(cluster) = self.fresh_cluster() else {
+            return 503;
+        };
         if cluster.status.last_lsn.saturating_sub(st.replayed_location) > max_lag {
             return 503;
         }

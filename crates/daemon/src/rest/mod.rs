@@ -124,7 +124,10 @@ pub struct Request {
 impl Request {
     /// The first value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -164,10 +167,13 @@ fn percent_decode(s: &str) -> String {
 /// Serves the REST API until the task is aborted.
 pub async fn serve(listener: TcpListener, api: Arc<Api>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let api = Arc::clone(&api);
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle_connection(stream, api)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), handle_connection(stream, api)).await;
         });
     }
 }
@@ -189,8 +195,19 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
                     .headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok());
-                break (req.method.unwrap_or("GET").to_string(), req.path.unwrap_or("/").to_string(), len, content_length);
+                    .and_then(|h| {
+                        std::str::from_utf8(h.value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    });
+                break (
+                    req.method.unwrap_or("GET").to_string(),
+                    req.path.unwrap_or("/").to_string(),
+                    len,
+                    content_length,
+                );
             }
             Ok(httparse::Status::Partial) if buf.len() < 65536 => continue,
             _ => {
@@ -210,7 +227,11 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
         }
     }
     let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
-    let req = Request { method, path: path.to_string(), query: parse_query(query) };
+    let req = Request {
+        method,
+        path: path.to_string(),
+        query: parse_query(query),
+    };
     let resp = api.route(&req).await;
     stream.write_all(&render(resp)).await?;
     stream.shutdown().await
@@ -218,7 +239,12 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
 
 impl Api {
     async fn route(&self, req: &Request) -> Response {
-        let first = req.path.trim_start_matches('/').split('/').next().unwrap_or("");
+        let first = req
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
         match (req.method.as_str(), first) {
             ("HEAD" | "OPTIONS", _) => Response::StatusOnly(self.health_code(req, None).await),
             ("GET", "patroni") => Response::Json(200, self.status_document(true).await),

@@ -12,7 +12,10 @@ impl Api {
     pub(crate) fn fresh_cluster(&self) -> Option<patroni_core::cluster::Cluster> {
         let s = self.shared.snap();
         let ttl = Duration::from_secs(u64::from(s.dynamic.timing.ttl));
-        s.cluster.as_ref().filter(|(_, at)| at.elapsed() < ttl).map(|(c, _)| c.clone())
+        s.cluster
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(c, _)| c.clone())
     }
 
     /// The status document (rest-api.md §5, changes-4x.md §9.2). `retry`: on a query
@@ -20,11 +23,19 @@ impl Api {
     pub(crate) async fn status_document(&self, retry: bool) -> Value {
         let (pg_state, role, paused, last_seen, sysid) = {
             let s = self.shared.snap();
-            (s.pg_state.clone(), s.role.clone(), s.dynamic.pause, s.dcs_last_seen, s.system_id.clone())
+            (
+                s.pg_state.clone(),
+                s.role.clone(),
+                s.dynamic.pause,
+                s.dcs_last_seen,
+                s.system_id.clone(),
+            )
         };
         let mut doc = Map::new();
         let mut status = None;
-        if matches!(pg_state.as_str(), "running" | "starting" | "restarting") && self.pg.is_running() {
+        if matches!(pg_state.as_str(), "running" | "starting" | "restarting")
+            && self.pg.is_running()
+        {
             status = self.pg.status().await.ok();
             if status.is_none() && retry {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -37,7 +48,10 @@ impl Api {
                 if let Some(t) = &st.postmaster_start_time {
                     doc.insert("postmaster_start_time".into(), json!(t));
                 }
-                doc.insert("role".into(), json!(if st.in_recovery { "replica" } else { "primary" }));
+                doc.insert(
+                    "role".into(),
+                    json!(if st.in_recovery { "replica" } else { "primary" }),
+                );
                 doc.insert("server_version".into(), json!(st.server_version));
                 let xlog = if st.in_recovery {
                     json!({
@@ -70,7 +84,11 @@ impl Api {
                 }
             }
             None => {
-                let state = if pg_state == "running" { "unknown".to_string() } else { pg_state };
+                let state = if pg_state == "running" {
+                    "unknown".to_string()
+                } else {
+                    pg_state
+                };
                 doc.insert("state".into(), json!(state));
                 doc.insert("role".into(), json!(role));
             }
@@ -83,7 +101,10 @@ impl Api {
         }
         doc.insert("dcs_last_seen".into(), json!(last_seen));
         if !self.config.tags.published.is_empty() {
-            doc.insert("tags".into(), Value::Object(self.config.tags.published.clone()));
+            doc.insert(
+                "tags".into(),
+                Value::Object(self.config.tags.published.clone()),
+            );
         }
         if let Some(id) = sysid {
             doc.insert("database_system_identifier".into(), json!(id));
@@ -98,7 +119,10 @@ impl Api {
     /// `GET /cluster`: a fresh DCS read.
     pub(crate) async fn cluster(&self) -> Response {
         match self.dcs.get_cluster().await {
-            Ok(c) => Response::Json(200, patroni_core::view::cluster_json(&c, &self.config.scope)),
+            Ok(c) => Response::Json(
+                200,
+                patroni_core::view::cluster_json(&c, &self.config.scope),
+            ),
             Err(_) => Response::Error(502),
         }
     }
@@ -112,13 +136,22 @@ impl Api {
 
     /// `GET /history`.
     pub(crate) async fn history(&self) -> Response {
-        let lines = self.cluster_or_read().await.and_then(|c| c.history).map(|h| h.lines).unwrap_or_default();
+        let lines = self
+            .cluster_or_read()
+            .await
+            .and_then(|c| c.history)
+            .map(|h| h.lines)
+            .unwrap_or_default();
         Response::Json(200, Value::Array(lines))
     }
 
     /// `GET /config`: 502 unless `/config` holds a JSON object.
     pub(crate) async fn config_doc(&self) -> Response {
-        match self.cluster_or_read().await.and_then(|c| c.config_data().cloned()) {
+        match self
+            .cluster_or_read()
+            .await
+            .and_then(|c| c.config_data().cloned())
+        {
             Some(v) => Response::Json(200, v),
             None => Response::Error(502),
         }
@@ -127,12 +160,18 @@ impl Api {
     /// `GET /metrics` (Prometheus text; rest-api.md §13 with the 4.1 changes).
     pub(crate) async fn metrics(&self) -> Response {
         let doc = self.status_document(true).await;
-        let labels = format!("{{scope=\"{}\",name=\"{}\"}}", self.config.scope, self.config.name);
+        let labels = format!(
+            "{{scope=\"{}\",name=\"{}\"}}",
+            self.config.scope, self.config.name
+        );
         let num = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
         let role = doc.get("role").and_then(Value::as_str).unwrap_or("");
         let xlog = doc.get("xlog");
         let state = doc.get("state").and_then(Value::as_str).unwrap_or("");
-        let version: String = patroni_core::PATRONI_VERSION.split('.').map(|p| format!("{:0>2}", p)).collect();
+        let version: String = patroni_core::PATRONI_VERSION
+            .split('.')
+            .map(|p| format!("{:0>2}", p))
+            .collect();
         let rs = doc.get("replication_state").and_then(Value::as_str);
         let metrics: Vec<(&str, &str, &str, String)> = vec![
             ("patroni_version", "Patroni semver without periods.", "gauge", version.trim_start_matches('0').to_string()),
@@ -153,7 +192,9 @@ impl Api {
         ];
         let mut text = String::new();
         for (name, help, kind, value) in metrics {
-            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}\n"));
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}\n"
+            ));
         }
         Response::Text(200, text)
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what patroni-rs needs to build, run the demo and run its tests on Debian 12:
+# PostgreSQL 15, etcd, protoc (for etcd-client), HAProxy, and the two reference Patroni
+# implementations used by the interop tests (3.0.2 from Debian, 4.1.x from PyPI in a venv).
+# Never upgrades what is installed: a PostgreSQL upgraded under running servers breaks them.
+set -euo pipefail
+
+need=()
+for pkg in postgresql-15 etcd-server etcd-client protobuf-compiler haproxy patroni util-linux python3-venv; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "ci/setup.sh: installing ${need[*]}"
+    apt-get update -qq
+    apt-get install -y -qq --no-upgrade "${need[@]}" >/dev/null
+fi
+# Debian's packages start services of their own; the demo and the tests start their own.
+for svc in etcd patroni postgresql haproxy; do
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+done
+
+VENV=${PATRONI_VENV:-/opt/patroni-rs-venv}
+if [ ! -x "$VENV/bin/patronictl" ]; then
+    echo "ci/setup.sh: installing Patroni 4.1 from PyPI into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q 'patroni[etcd3,psycopg3]>=4.1,<4.2' psycopg-binary
+fi
