@@ -214,3 +214,47 @@ async fn two_daemons_started_at_once_never_both_run_a_primary() {
     }
     assert!(saw_leader, "a leader was elected\n{}", cluster.logs());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dcs_outage_stops_writes_before_the_ttl_and_the_cluster_recovers() {
+    let opts = NodeOptions::default();
+    let mut cluster = TestCluster::new(binary(), 3, &opts);
+    cluster.start_all();
+    let leader = cluster.wait_healthy(2, Duration::from_secs(30)).await;
+    let port = cluster.nodes[leader].pg_port;
+    create_table(port).await;
+
+    // From the moment etcd stops, no renewal can succeed: the primary must stop taking
+    // writes before `ttl` has passed (it may have renewed just before the stop).
+    cluster.etcd.stop();
+    let stopped = Instant::now();
+    let ttl = Duration::from_secs(u64::from(opts.ttl));
+    let mut id = 0;
+    let refused_after = wait_for("the primary to refuse writes", ttl, || {
+        id += 1;
+        let id = id;
+        async move { (!insert(port, id).await).then(|| stopped.elapsed()) }
+    })
+    .await;
+    println!(
+        "DCS outage: the primary refused writes {refused_after:?} after etcd stopped (ttl {ttl:?})"
+    );
+    // And it stays that way while the DCS is gone.
+    for _ in 0..20 {
+        for n in &cluster.nodes {
+            assert!(
+                !insert(n.pg_port, 100_000).await,
+                "a writable primary without the lock"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    cluster.etcd.restart();
+    let recovered = Instant::now();
+    cluster.wait_healthy(2, Duration::from_secs(90)).await;
+    println!(
+        "DCS back: one leader and two streaming replicas {:?} after etcd restarted",
+        recovered.elapsed()
+    );
+}
