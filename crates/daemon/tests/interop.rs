@@ -131,6 +131,18 @@ async fn upstream_patronictl_lists_our_cluster() {
         "upstream from PATRONI_* only"
     );
 
+    // --dcs-url instead of a configuration file.
+    let url = format!("etcd3://{endpoint}/service");
+    assert_eq!(
+        rows(
+            &ours,
+            &["--dcs-url", &url, "list", "batman", "-f", "json"],
+            &[]
+        ),
+        expected,
+        "ours with --dcs-url"
+    );
+
     // The pretty table header upstream users read.
     let out = Command::new(&ours)
         .args(["-c", config.as_str(), "list"])

@@ -140,7 +140,13 @@ impl Ha {
         self.set_busy(false);
         match result {
             Ok(()) => {
-                self.system_id = None;
+                self.system_id = self
+                    .pg
+                    .controldata()
+                    .await
+                    .ok()
+                    .and_then(|cd| cd.system_id().map(str::to_string));
+                self.shared.snap().system_id = self.system_id.clone();
                 let upstream = self.upstream_for(cluster, cluster.leader_name());
                 self.start_replica(upstream).await;
             }
