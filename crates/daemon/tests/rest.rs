@@ -52,6 +52,21 @@ async fn raw(port: u16, method: &str, path: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// `GET /patroni` parsed, and its text.
+async fn patroni_doc(port: u16) -> (serde_json::Value, String) {
+    let (_, body) = http_get(port, "/patroni").await.expect("/patroni");
+    (serde_json::from_str(&body).expect("json"), body)
+}
+
+/// The keys of a JSON object, in order.
+fn keys(doc: &serde_json::Value) -> Vec<&str> {
+    doc.as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_codes_match_patroni_4_1() {
     let mut cluster = TestCluster::new(
@@ -113,66 +128,40 @@ async fn status_codes_match_patroni_4_1() {
         wrong.join("\n")
     );
 
-    let (_, body) = http_get(primary, "/patroni").await.expect("/patroni");
-    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
-    let keys: Vec<&str> = doc
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            "state",
-            "postmaster_start_time",
-            "role",
-            "server_version",
-            "xlog",
-            "timeline",
-            "replication",
-            "dcs_last_seen",
-            "database_system_identifier",
-            "patroni"
-        ],
-        "{body}"
-    );
+    let primary_keys = [
+        "state",
+        "postmaster_start_time",
+        "role",
+        "server_version",
+        "xlog",
+        "timeline",
+        "replication",
+        "dcs_last_seen",
+        "database_system_identifier",
+        "patroni",
+    ];
+    let (doc, body) = patroni_doc(primary).await;
+    assert_eq!(keys(&doc), primary_keys, "{body}");
     assert!(
         body.contains("\"role\": \"primary\""),
         "Python's separators: {body}"
     );
-    let (_, body) = http_get(replica, "/patroni").await.expect("/patroni");
-    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
-    let keys: Vec<&str> = doc
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let replica_keys = [
+        "state",
+        "postmaster_start_time",
+        "role",
+        "server_version",
+        "xlog",
+        "timeline",
+        "replication_state",
+        "dcs_last_seen",
+        "database_system_identifier",
+        "patroni",
+    ];
+    let (doc, body) = patroni_doc(replica).await;
+    assert_eq!(keys(&doc), replica_keys, "{body}");
     assert_eq!(
-        keys,
-        [
-            "state",
-            "postmaster_start_time",
-            "role",
-            "server_version",
-            "xlog",
-            "timeline",
-            "replication_state",
-            "dcs_last_seen",
-            "database_system_identifier",
-            "patroni"
-        ],
-        "{body}"
-    );
-    let xlog: Vec<&str> = doc["xlog"]
-        .as_object()
-        .expect("xlog")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        xlog,
+        keys(&doc["xlog"]),
         [
             "received_location",
             "replayed_location",

@@ -3,16 +3,6 @@
 
 use serde_json::{Map, Value};
 
-const DCS_SECTIONS: [&str; 7] = [
-    "consul",
-    "etcd",
-    "etcd3",
-    "exhibitor",
-    "kubernetes",
-    "raft",
-    "zookeeper",
-];
-
 const DCS_KEYS: &[&str] = &[
     "HOST",
     "HOSTS",
@@ -230,7 +220,7 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
             _ => None,
         };
     }
-    for section in DCS_SECTIONS {
+    for section in super::local::KNOWN_DCS {
         let upper = section.to_ascii_uppercase();
         let Some(key) = rest
             .strip_prefix(upper.as_str())

@@ -9,6 +9,7 @@ mod dynamic;
 pub mod env;
 mod load;
 mod local;
+mod sections;
 pub mod value;
 
 pub use dynamic::DynamicConfig;
