@@ -123,6 +123,12 @@ async fn three_nodes_bootstrap_replicate_and_fail_over_after_kill_9() {
         },
     )
     .await;
+    let log = cluster.nodes[leader].logs();
+    assert!(
+        log.contains("running pg_rewind from")
+            && !log.contains("reinitializing due to diverged timelines"),
+        "the old leader rejoined through pg_rewind, not a new clone:\n{log}"
+    );
     assert!(insert(new_port, 5000).await);
     let old_port = old.pg_port;
     wait_for(

@@ -208,8 +208,10 @@ impl Postgresql {
             ("port", port.to_string()),
             ("target_session_attrs", "read-write".into()),
         ]);
-        // pg_rewind needs a config it can start the target with for crash recovery.
-        self.write_postgresql_conf(dynamic, Some(None)).await?;
+        // pg_rewind may start the target in single-user mode to finish crash recovery, which
+        // refuses standby mode: configure it as a plain instance (no standby.signal) for now;
+        // the start as a replica afterwards writes the recovery settings again.
+        self.write_postgresql_conf(dynamic, None).await?;
         let mut cmd = tokio::process::Command::new(self.binary("pg_rewind"));
         cmd.arg("-D")
             .arg(self.data_dir())
