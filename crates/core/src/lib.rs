@@ -14,6 +14,7 @@ pub mod ha;
 pub mod lsn;
 pub mod peer;
 pub mod pyjson;
+pub mod schedule;
 pub mod timing;
 pub mod view;
 

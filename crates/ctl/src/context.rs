@@ -43,6 +43,14 @@ impl Context {
         })
     }
 
+    /// Basic auth for REST calls (`ctl.authentication`, else `restapi.authentication`).
+    pub fn rest_auth(&self) -> Option<String> {
+        use base64::Engine;
+        let c = self.config.rest_client_credentials()?;
+        let raw = format!("{}:{}", c.username, c.password.as_deref().unwrap_or(""));
+        Some(base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+
     /// Connects to the DCS for cluster `scope` (read-only use: no lease is created).
     pub async fn dcs(&self, scope: &str) -> anyhow::Result<Arc<dyn Dcs>> {
         let mut config = self.config.clone();

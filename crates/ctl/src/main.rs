@@ -3,6 +3,8 @@
 mod context;
 mod list;
 mod output;
+mod prompt;
+mod switchover;
 
 use std::path::PathBuf;
 
@@ -31,6 +33,10 @@ enum Command {
     List(list::ListArgs),
     /// Prints the topology of a Patroni cluster.
     Topology(list::TopologyArgs),
+    /// Switchover to a replica.
+    Switchover(switchover::SwitchoverArgs),
+    /// Failover to a replica.
+    Failover(switchover::FailoverArgs),
     /// Output version of patronictl command or a running Patroni instance.
     Version,
 }
@@ -49,6 +55,8 @@ fn main() {
         match cli.command {
             Command::List(args) => list::run(&ctx, args).await,
             Command::Topology(args) => list::run(&ctx, args.into_list()).await,
+            Command::Switchover(args) => switchover::switchover(&ctx, args).await,
+            Command::Failover(args) => switchover::failover(&ctx, args).await,
             Command::Version => {
                 println!(
                     "patronictl version 4.1.4 (patroni-rs {})",

@@ -1,7 +1,6 @@
 //! `patroni`: the daemon that keeps one PostgreSQL highly available (ha-loop.md §1).
 
 mod ha;
-mod http;
 mod logging;
 mod renewal;
 mod rest;
@@ -111,7 +110,7 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     };
     if let Some(api) = cluster.member(&config.name).and_then(|m| m.api_url()) {
         let liveness = api.replace("/patroni", "/liveness");
-        if http::get_json(&liveness, Duration::from_secs(3), None)
+        if patroni_rest_client::get_json(&liveness, Duration::from_secs(3), None)
             .await
             .is_ok()
             || tokio::time::timeout(

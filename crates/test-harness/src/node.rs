@@ -21,7 +21,7 @@ pub struct NodeOptions {
     pub loop_wait: u32,
     /// `bootstrap.dcs` retry_timeout.
     pub retry_timeout: u32,
-    /// Extra YAML appended under `tags:`.
+    /// The lines under `tags:` (default `  nofailover: false`).
     pub tags: String,
 }
 
@@ -117,7 +117,6 @@ postgresql:
   basebackup:
   - checkpoint: fast
 tags:
-  nofailover: false
 {tags}
 "#,
             scope = opts.scope,

@@ -19,14 +19,14 @@ pub fn is_healthiest(input: &HaInput) -> Result<(), String> {
         Postgres::Starting => return Err("PostgreSQL is still starting".into()),
         Postgres::Stopped { .. } => return Err("PostgreSQL is not running".into()),
     };
-    if let Some(failover) = &cluster.failover {
-        if failover.scheduled_at.is_none() {
-            if let Some(candidate) = &failover.candidate {
-                if candidate == &local.name {
-                    return Ok(());
-                }
-            }
-        }
+    if cluster
+        .failover
+        .as_ref()
+        .and_then(|f| f.candidate.as_deref())
+        == Some(local.name.as_str())
+    {
+        // The named candidate of a switchover or manual failover takes the lock even if lagging.
+        return Ok(());
     }
     if primary {
         let cluster_tl = cluster.timeline();

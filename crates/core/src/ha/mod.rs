@@ -4,10 +4,14 @@
 //! be table-tested without a process.
 
 mod decide;
+mod failover;
 mod healthiest;
 mod rewind;
 
 pub use decide::{after_acquire, after_renew, decide};
+pub use failover::{
+    action_name, failover_possible, leader_step, takeover_candidates, FailoverStep,
+};
 pub use healthiest::is_healthiest;
 pub use rewind::{rewind_needed, LocalPosition};
 

@@ -2,6 +2,7 @@
 //! `patroni_core::ha::decide` what to do, and does it (ha-loop.md §1.7, §2).
 
 mod actions;
+mod handover;
 mod member;
 
 use std::sync::atomic::Ordering;
@@ -220,7 +221,7 @@ impl Ha {
 
     /// Polls every other member's `GET /patroni` in parallel (2 s timeout); unreachable ones
     /// are left out, as in Patroni.
-    async fn poll_peers(&self, cluster: &Cluster) -> Vec<PeerStatus> {
+    pub(crate) async fn poll_peers(&self, cluster: &Cluster) -> Vec<PeerStatus> {
         let auth = crate::rest::basic_auth_header(self.config.rest_client_credentials());
         let polls = cluster
             .members
@@ -231,7 +232,12 @@ impl Ha {
                 let name = m.name.clone();
                 let auth = auth.clone();
                 Some(async move {
-                    match crate::http::get_json(&url, Duration::from_secs(2), auth.as_deref()).await
+                    match patroni_rest_client::get_json(
+                        &url,
+                        Duration::from_secs(2),
+                        auth.as_deref(),
+                    )
+                    .await
                     {
                         Ok((_, doc)) => PeerStatus::parse(&name, &doc),
                         Err(e) => {
@@ -305,6 +311,11 @@ impl Ha {
             }
             Decision::RenewLock => {
                 let renewed = self.renew(cluster).await;
+                if renewed && local.is_running_primary() {
+                    if let Some(message) = self.handle_failover_key(cluster).await {
+                        return Ok(message);
+                    }
+                }
                 let action = ha::after_renew(renewed, local);
                 self.act(action, cluster).await
             }

@@ -9,6 +9,7 @@
 
 mod health;
 mod status;
+mod switchover;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub enum Response {
     Text(u16, String),
     /// Python's stock HTML error page.
     Error(u16),
+    /// 401 with `WWW-Authenticate: Basic realm="Patroni"` and a plain-text message.
+    Unauthorized(&'static str),
 }
 
 /// Everything the handlers need.
@@ -95,6 +98,10 @@ fn render(resp: Response) -> Vec<u8> {
         Response::Text(code, text) => {
             format!("HTTP/1.0 {code} {}\r\n{server}\r\nDate: {date}\r\nContent-Type: text/html\r\n\r\n{text}", reason(code)).into_bytes()
         }
+        Response::Unauthorized(text) => format!(
+            "HTTP/1.0 401 Unauthorized\r\n{server}\r\nDate: {date}\r\nWWW-Authenticate: Basic realm=\"Patroni\"\r\nContent-Type: text/html\r\n\r\n{text}"
+        )
+        .into_bytes(),
         Response::Error(code) => {
             let body = format!(
                 "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        <p>Error code: {code}</p>\n        <p>Message: {}.</p>\n        <p>Error code explanation: {code} - {}</p>\n    </body>\n</html>\n",
@@ -119,6 +126,10 @@ pub struct Request {
     pub path: String,
     /// Query parameters in order.
     pub query: Vec<(String, String)>,
+    /// `Authorization` header.
+    pub authorization: Option<String>,
+    /// The body; `None` without a `Content-Length` header.
+    pub body: Option<Vec<u8>>,
 }
 
 impl Request {
@@ -181,7 +192,7 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>) {
 async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
-    let (method, target, body_start, content_length) = loop {
+    let (method, target, body_start, content_length, authorization) = loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             return Ok(());
@@ -191,22 +202,20 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => {
-                let content_length = req
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| {
-                        std::str::from_utf8(h.value)
-                            .ok()?
-                            .trim()
-                            .parse::<usize>()
-                            .ok()
-                    });
+                let header = |name: &str| {
+                    req.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .and_then(|h| std::str::from_utf8(h.value).ok())
+                        .map(|v| v.trim().to_string())
+                };
+                let content_length = header("content-length").and_then(|v| v.parse::<usize>().ok());
                 break (
                     req.method.unwrap_or("GET").to_string(),
                     req.path.unwrap_or("/").to_string(),
                     len,
                     content_length,
+                    header("authorization"),
                 );
             }
             Ok(httparse::Status::Partial) if buf.len() < 65536 => continue,
@@ -216,21 +225,27 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
             }
         }
     };
-    if let Some(len) = content_length {
-        let len = len.min(1 << 20);
-        while buf.len() < body_start + len {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                break;
+    let body = match content_length {
+        Some(len) => {
+            let len = len.min(1 << 20);
+            while buf.len() < body_start + len {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
             }
-            buf.extend_from_slice(&chunk[..n]);
+            Some(buf[body_start..(body_start + len).min(buf.len())].to_vec())
         }
-    }
+        None => None,
+    };
     let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
     let req = Request {
         method,
         path: path.to_string(),
         query: parse_query(query),
+        authorization,
+        body,
     };
     let resp = api.route(&req).await;
     stream.write_all(&render(resp)).await?;
@@ -238,6 +253,30 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
 }
 
 impl Api {
+    /// Basic auth for unsafe endpoints when `restapi.authentication` is set (rest-api.md §2),
+    /// compared in constant time.
+    fn authorized(&self, req: &Request) -> bool {
+        let Some(expected) = basic_auth_header(self.config.restapi.authentication.as_ref()) else {
+            return true;
+        };
+        let Some(got) = req
+            .authorization
+            .as_deref()
+            .and_then(|h| h.strip_prefix("Basic "))
+        else {
+            return false;
+        };
+        let (a, b) = (got.trim().as_bytes(), expected.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    fn unauthorized(&self, req: &Request) -> Response {
+        match req.authorization {
+            None => Response::Unauthorized("no auth header received"),
+            Some(_) => Response::Unauthorized("not authenticated"),
+        }
+    }
+
     async fn route(&self, req: &Request) -> Response {
         let first = req
             .path
@@ -255,6 +294,14 @@ impl Api {
             ("GET", "readiness") => Response::StatusOnly(self.readiness().await),
             ("GET", "metrics") => self.metrics().await,
             ("GET", "failsafe") => Response::Error(502),
+            ("POST", "switchover" | "failover") | ("DELETE", "switchover")
+                if !self.authorized(req) =>
+            {
+                self.unauthorized(req)
+            }
+            ("POST", "switchover") => self.post_switchover(req, false).await,
+            ("POST", "failover") => self.post_switchover(req, true).await,
+            ("DELETE", "switchover") => self.delete_switchover().await,
             ("GET", _) => {
                 let doc = self.status_document(false).await;
                 let code = self.health_code(req, Some(&doc)).await;

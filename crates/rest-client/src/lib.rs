@@ -1,5 +1,9 @@
-//! Outbound HTTP to other members' REST APIs (rest-api.md §14): `GET <api_url>` during the
-//! leader race, with a short timeout and no retries.
+//! Outbound HTTP to Patroni REST APIs (rest-api.md §14): members poll each other's
+//! `GET /patroni` during the leader race; patronictl posts switchovers and the like.
+//!
+//! Written on a bare socket rather than a client crate because Patroni's REST servers speak
+//! HTTP/1.0 and end the body by closing the connection: one request, read to EOF, is all the
+//! protocol there is, and it keeps the member poll free of connection pools.
 
 use std::time::Duration;
 
@@ -8,26 +12,38 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Fetches `url` (http only) and parses the body as JSON.
-///
-/// Written on a bare socket rather than a client crate because Patroni's REST servers speak
-/// HTTP/1.0 and end the body by closing the connection: one request, read to EOF, is all the
-/// protocol there is, and it keeps the member poll free of connection pools.
 pub async fn get_json(
     url: &str,
     timeout: Duration,
     auth: Option<&str>,
 ) -> Result<(u16, Value), String> {
-    tokio::time::timeout(timeout, get(url, auth))
-        .await
-        .map_err(|_| format!("{url}: timed out"))?
-        .and_then(|(code, body)| {
-            serde_json::from_slice(&body)
-                .map(|v| (code, v))
-                .map_err(|e| format!("{url}: invalid JSON: {e}"))
-        })
+    let (code, body) = call("GET", url, None, timeout, auth).await?;
+    serde_json::from_str(&body)
+        .map(|v| (code, v))
+        .map_err(|e| format!("{url}: invalid JSON: {e}"))
 }
 
-async fn get(url: &str, auth: Option<&str>) -> Result<(u16, Vec<u8>), String> {
+/// Sends `method` to `url` with an optional JSON body; the status code and body text.
+/// `auth` is the base64 of `user:password` for Basic authentication.
+pub async fn call(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    timeout: Duration,
+    auth: Option<&str>,
+) -> Result<(u16, String), String> {
+    tokio::time::timeout(timeout, request(method, url, body, auth))
+        .await
+        .map_err(|_| format!("{url}: timed out"))?
+        .map(|(code, body)| (code, String::from_utf8_lossy(&body).into_owned()))
+}
+
+async fn request(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    auth: Option<&str>,
+) -> Result<(u16, Vec<u8>), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url}: only http:// is supported"))?;
@@ -38,16 +54,23 @@ async fn get(url: &str, auth: Option<&str>) -> Result<(u16, Vec<u8>), String> {
     let mut stream = TcpStream::connect(hostport)
         .await
         .map_err(|e| format!("{url}: {e}"))?;
-    let mut request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: Patroni/{} (patroni-rs)\r\nAccept: application/json\r\n",
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: Patroni/{} (patroni-rs)\r\nAccept: application/json\r\n",
         patroni_core::PATRONI_VERSION
     );
     if let Some(a) = auth {
-        request.push_str(&format!("Authorization: Basic {a}\r\n"));
+        head.push_str(&format!("Authorization: Basic {a}\r\n"));
     }
-    request.push_str("\r\n");
+    if let Some(b) = body {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    head.push_str("\r\n");
+    head.push_str(body.unwrap_or(""));
     stream
-        .write_all(request.as_bytes())
+        .write_all(head.as_bytes())
         .await
         .map_err(|e| format!("{url}: {e}"))?;
     let mut buf = Vec::new();
@@ -59,14 +82,14 @@ async fn get(url: &str, auth: Option<&str>) -> Result<(u16, Vec<u8>), String> {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| format!("{url}: malformed response"))?;
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let code = head
+    let status = String::from_utf8_lossy(&buf[..split]).to_string();
+    let code = status
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("{url}: malformed status line"))?;
     let mut body = buf[split + 4..].to_vec();
-    if head
+    if status
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {

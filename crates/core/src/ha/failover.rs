@@ -1,0 +1,237 @@
+//! What the leader does with a pending `failover` key (ha-loop.md §4.2), and whether any other
+//! member can take over (§5.3).
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::cluster::{Cluster, Failover};
+use crate::peer::PeerStatus;
+
+/// The leader's next step for the `failover` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailoverStep {
+    /// No request.
+    None,
+    /// A scheduled request whose time has not come (log line).
+    Await(String),
+    /// Clear the key (with this warning) and carry on as leader.
+    Clear(String),
+    /// Hand over: demote gracefully if a candidate can take over.
+    HandOver {
+        /// `switchover` or `manual failover`.
+        action: String,
+        /// The requested candidate, if any.
+        candidate: Option<String>,
+    },
+}
+
+/// `switchover` when the key names a leader, else `manual failover`.
+pub fn action_name(f: &Failover) -> &'static str {
+    if f.leader.is_some() {
+        "switchover"
+    } else {
+        "manual failover"
+    }
+}
+
+/// Decides the leader's step; `now` and `loop_wait` place a scheduled request in time.
+pub fn leader_step(
+    cluster: &Cluster,
+    me: &str,
+    now: DateTime<FixedOffset>,
+    loop_wait: u32,
+    paused: bool,
+) -> FailoverStep {
+    let Some(f) = &cluster.failover else {
+        return FailoverStep::None;
+    };
+    let action = action_name(f);
+    if let Some(at) = &f.scheduled_at {
+        if paused {
+            return FailoverStep::None;
+        }
+        match crate::schedule::parse(at) {
+            Ok(when) => {
+                let delta = (when - now).num_milliseconds() as f64 / 1000.0;
+                if delta > f64::from(loop_wait) {
+                    return FailoverStep::Await(format!(
+                        "Awaiting {action} at {at} (in {:.0} seconds)",
+                        delta
+                    ));
+                }
+                if delta < -1.5 * f64::from(loop_wait) {
+                    return FailoverStep::Clear(format!(
+                        "Found a stale {action} value, cleaning up"
+                    ));
+                }
+            }
+            Err(_) => {
+                return FailoverStep::Clear(format!("Found a stale {action} value, cleaning up"))
+            }
+        }
+    }
+    match f.leader.as_deref() {
+        Some(l) if l != me => {
+            FailoverStep::Clear(format!("{action}: leader name does not match: {l} != {me}"))
+        }
+        _ => match f.candidate.as_deref() {
+            Some(c) if c == me => FailoverStep::Clear(format!(
+                "{action}: I am already the leader, no need to {action}"
+            )),
+            None if paused => FailoverStep::Clear(format!(
+                "{} is possible only to a specific candidate in a paused state",
+                capitalize(action)
+            )),
+            c => FailoverStep::HandOver {
+                action: action.to_string(),
+                candidate: c.map(str::to_string),
+            },
+        },
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Members that may be polled as takeover candidates: not us, not nofailover, with an API.
+pub fn takeover_candidates<'a>(
+    cluster: &'a Cluster,
+    me: &str,
+    candidate: Option<&str>,
+) -> Vec<&'a str> {
+    cluster
+        .members
+        .iter()
+        .filter(|m| m.name != me && !m.nofailover() && m.api_url().is_some())
+        .filter(|m| candidate.is_none_or(|c| c == m.name))
+        .map(|m| m.name.as_str())
+        .collect()
+}
+
+/// Whether one of the polled candidates can take over: reachable (present in `peers`), not
+/// nofailover, watchdog fine, and at most `max_lag` bytes behind `leader_lsn`.
+pub fn failover_possible(
+    peers: &[PeerStatus],
+    leader_lsn: u64,
+    max_lag: u64,
+) -> Result<(), String> {
+    if peers.is_empty() {
+        return Err("no healthy members found".into());
+    }
+    for p in peers {
+        if p.nofailover || p.watchdog_failed {
+            continue;
+        }
+        if leader_lsn.saturating_sub(p.wal_position) > max_lag {
+            continue;
+        }
+        return Ok(());
+    }
+    Err("no healthy members found".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::KeyValue;
+
+    fn cluster(failover: &str) -> Cluster {
+        Cluster::from_keys(&[
+            KeyValue {
+                key: "leader".into(),
+                value: "pg1".into(),
+                version: 1,
+                session: None,
+            },
+            KeyValue {
+                key: "failover".into(),
+                value: failover.into(),
+                version: 5,
+                session: None,
+            },
+        ])
+    }
+
+    fn now() -> DateTime<FixedOffset> {
+        crate::schedule::parse("2026-11-23T20:00:00+00:00").unwrap()
+    }
+
+    #[test]
+    fn leader_steps() {
+        let step = |f: &str| leader_step(&cluster(f), "pg1", now(), 10, false);
+        assert_eq!(step("{}"), FailoverStep::None);
+        assert_eq!(
+            step(r#"{"leader":"pg1","member":"pg2"}"#),
+            FailoverStep::HandOver {
+                action: "switchover".into(),
+                candidate: Some("pg2".into())
+            }
+        );
+        assert_eq!(
+            step(r#"{"member":"pg2"}"#),
+            FailoverStep::HandOver {
+                action: "manual failover".into(),
+                candidate: Some("pg2".into())
+            }
+        );
+        assert_eq!(
+            step(r#"{"leader":"pg1"}"#),
+            FailoverStep::HandOver {
+                action: "switchover".into(),
+                candidate: None
+            }
+        );
+        assert_eq!(
+            step(r#"{"leader":"pg3","member":"pg2"}"#),
+            FailoverStep::Clear("switchover: leader name does not match: pg3 != pg1".into())
+        );
+        assert_eq!(
+            step(r#"{"member":"pg1"}"#),
+            FailoverStep::Clear(
+                "manual failover: I am already the leader, no need to manual failover".into()
+            )
+        );
+        assert!(
+            matches!(step(r#"{"leader":"pg1","member":"pg2","scheduled_at":"2026-11-23T20:05:00+00:00"}"#), FailoverStep::Await(m) if m.contains("in 300 seconds"))
+        );
+        assert!(matches!(
+            step(r#"{"leader":"pg1","member":"pg2","scheduled_at":"2026-11-23T20:00:05+00:00"}"#),
+            FailoverStep::HandOver { .. }
+        ));
+        assert!(
+            matches!(step(r#"{"leader":"pg1","member":"pg2","scheduled_at":"2026-11-23T19:50:00+00:00"}"#), FailoverStep::Clear(m) if m.contains("stale"))
+        );
+        assert!(matches!(
+            leader_step(&cluster(r#"{"leader":"pg1"}"#), "pg1", now(), 10, true),
+            FailoverStep::Clear(_)
+        ));
+    }
+
+    #[test]
+    fn takeover_needs_a_healthy_close_candidate() {
+        let p = PeerStatus {
+            name: "pg2".into(),
+            is_primary: false,
+            wal_position: 100,
+            timeline: Some(1),
+            nofailover: false,
+            failover_priority: 1,
+            watchdog_failed: false,
+        };
+        assert!(failover_possible(&[p.clone()], 100, 0).is_ok());
+        assert!(failover_possible(&[p.clone()], 200, 50).is_err());
+        assert!(failover_possible(
+            &[PeerStatus {
+                nofailover: true,
+                ..p
+            }],
+            100,
+            0
+        )
+        .is_err());
+        assert!(failover_possible(&[], 100, 0).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! Switchover and manual failover on the leader's side (ha-loop.md §4.2, §5.2 graceful): act
+//! on the `failover` key, and hand the lock over without losing a committed row.
+
+use std::time::{Duration, Instant};
+
+use patroni_core::cluster::Cluster;
+use patroni_core::ha::{failover_possible, leader_step, takeover_candidates, FailoverStep};
+use patroni_core::peer::PeerStatus;
+use patroni_postgres::StopMode;
+
+use super::Ha;
+
+impl Ha {
+    /// Acts on a pending switchover / manual failover. `Some(message)` when we started to
+    /// hand over (the cycle ends there).
+    pub(crate) async fn handle_failover_key(&mut self, cluster: &Cluster) -> Option<String> {
+        let now = chrono::Utc::now().fixed_offset();
+        let loop_wait = self.dynamic.timing.loop_wait;
+        match leader_step(
+            cluster,
+            &self.config.name,
+            now,
+            loop_wait,
+            self.dynamic.pause,
+        ) {
+            FailoverStep::None => None,
+            FailoverStep::Await(message) => {
+                tracing::info!("{message}");
+                None
+            }
+            FailoverStep::Clear(message) => {
+                tracing::warn!("{message}");
+                self.clear_failover_key(cluster).await;
+                None
+            }
+            FailoverStep::HandOver { action, candidate } => {
+                if let Some(at) = cluster
+                    .failover
+                    .as_ref()
+                    .and_then(|f| f.scheduled_at.as_deref())
+                {
+                    if let Ok(when) = patroni_core::schedule::parse(at) {
+                        tracing::info!("Manual scheduled {action} at {at}");
+                        if let Ok(wait) = (when - chrono::Utc::now().fixed_offset()).to_std() {
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                }
+                let peers = self.poll_candidates(cluster, candidate.as_deref()).await;
+                let leader_lsn = self.status.as_ref().map(|s| s.lsn()).unwrap_or(0);
+                match failover_possible(&peers, leader_lsn, self.dynamic.maximum_lag_on_failover) {
+                    Ok(()) => {
+                        tracing::info!("{action}: demoting myself");
+                        self.demote_gracefully(&peers).await;
+                        Some(format!("{action}: demoting myself"))
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            "{action}: no healthy members found, {action} is not possible"
+                        );
+                        self.clear_failover_key(cluster).await;
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    async fn clear_failover_key(&self, cluster: &Cluster) {
+        tracing::info!("Cleaning up failover key");
+        let version = cluster.failover.as_ref().map(|f| f.version);
+        if let Err(e) = self.dcs.set_failover_value("{}", version).await {
+            tracing::warn!("failed to clean up the failover key: {e}");
+        }
+    }
+
+    /// Polls the members that could take over (only `candidate` when one is named).
+    async fn poll_candidates(&self, cluster: &Cluster, candidate: Option<&str>) -> Vec<PeerStatus> {
+        let names = takeover_candidates(cluster, &self.config.name, candidate);
+        let mut view = cluster.clone();
+        view.members.retain(|m| names.contains(&m.name.as_str()));
+        self.poll_peers(&view).await
+    }
+
+    /// Graceful demotion: checkpoint, fast shutdown (walsenders send the shutdown checkpoint to
+    /// the replicas before they exit), then release the lock once a candidate has received the
+    /// shutdown checkpoint, publishing its LSN as the last optime. The next cycle starts us as
+    /// a replica of the new leader, without pg_rewind (our WAL ends where its timeline begins).
+    async fn demote_gracefully(&mut self, candidates: &[PeerStatus]) {
+        if let Err(e) = self.pg.checkpoint().await {
+            tracing::warn!("CHECKPOINT before demotion failed: {e}");
+        }
+        self.shared
+            .primary_running
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(e) = self.pg.stop(StopMode::Fast, Duration::from_secs(60)).await {
+            tracing::error!("failed to stop PostgreSQL for the handover: {e}");
+            return;
+        }
+        let checkpoint = self
+            .pg
+            .controldata()
+            .await
+            .ok()
+            .filter(|cd| cd.state() == "shut down")
+            .and_then(|cd| cd.checkpoint_lsn());
+        if let Some(lsn) = checkpoint {
+            self.wait_for_candidate(candidates, lsn).await;
+        }
+        self.status = None;
+        self.upstream = None;
+        {
+            let mut s = self.shared.snap();
+            s.role = "demoted".into();
+            s.pg_state = "stopped".into();
+        }
+        self.release_lock(checkpoint).await;
+    }
+
+    /// Waits (a few seconds at most) until a candidate reports WAL past `lsn`, the start of the
+    /// shutdown checkpoint record (the record before it may end exactly there).
+    async fn wait_for_candidate(&self, candidates: &[PeerStatus], lsn: u64) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let auth = crate::rest::basic_auth_header(self.config.rest_client_credentials());
+        while Instant::now() < deadline {
+            for p in candidates {
+                let Some(url) = self.cluster_member_api(&p.name) else {
+                    continue;
+                };
+                if let Ok((_, doc)) =
+                    patroni_rest_client::get_json(&url, Duration::from_secs(2), auth.as_deref())
+                        .await
+                {
+                    if PeerStatus::parse(&p.name, &doc).is_some_and(|s| s.wal_position > lsn) {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::warn!("no candidate confirmed the shutdown checkpoint; releasing the lock anyway");
+    }
+
+    fn cluster_member_api(&self, name: &str) -> Option<String> {
+        let s = self.shared.snap();
+        s.cluster
+            .as_ref()?
+            .0
+            .member(name)?
+            .api_url()
+            .map(str::to_string)
+    }
+}
