@@ -45,10 +45,7 @@ impl Context {
 
     /// Basic auth for REST calls (`ctl.authentication`, else `restapi.authentication`).
     pub fn rest_auth(&self) -> Option<String> {
-        use base64::Engine;
-        let c = self.config.rest_client_credentials()?;
-        let raw = format!("{}:{}", c.username, c.password.as_deref().unwrap_or(""));
-        Some(base64::engine::general_purpose::STANDARD.encode(raw))
+        patroni_rest_client::basic_auth(self.config.rest_client_credentials())
     }
 
     /// Connects to the DCS for cluster `scope` (read-only use: no lease is created).

@@ -231,7 +231,7 @@ fn check_candidate(
     if c == leader {
         bail!("Member {c} is already the leader of cluster {scope}");
     }
-    if !cluster.member(c).is_some_and(|m| !m.nofailover()) {
+    if cluster.member(c).is_none_or(|m| m.nofailover()) {
         bail!("Member {c} does not exist in cluster {scope} or is tagged as nofailover");
     }
     Ok(())

@@ -11,6 +11,14 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// `base64(user:password)` for Basic authentication with these credentials.
+pub fn basic_auth(creds: Option<&patroni_core::config::Credentials>) -> Option<String> {
+    use base64::Engine;
+    let c = creds?;
+    let raw = format!("{}:{}", c.username, c.password.as_deref().unwrap_or(""));
+    Some(base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
 /// Fetches `url` (http only) and parses the body as JSON.
 pub async fn get_json(
     url: &str,

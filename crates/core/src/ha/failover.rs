@@ -221,8 +221,8 @@ mod tests {
             failover_priority: 1,
             watchdog_failed: false,
         };
-        assert!(failover_possible(&[p.clone()], 100, 0).is_ok());
-        assert!(failover_possible(&[p.clone()], 200, 50).is_err());
+        assert!(failover_possible(std::slice::from_ref(&p), 100, 0).is_ok());
+        assert!(failover_possible(std::slice::from_ref(&p), 200, 50).is_err());
         assert!(failover_possible(
             &[PeerStatus {
                 nofailover: true,

@@ -121,7 +121,7 @@ impl Ha {
     /// shutdown checkpoint record (the record before it may end exactly there).
     async fn wait_for_candidate(&self, candidates: &[PeerStatus], lsn: u64) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        let auth = crate::rest::basic_auth_header(self.config.rest_client_credentials());
+        let auth = patroni_rest_client::basic_auth(self.config.rest_client_credentials());
         while Instant::now() < deadline {
             for p in candidates {
                 let Some(url) = self.cluster_member_api(&p.name) else {

@@ -222,7 +222,7 @@ impl Ha {
     /// Polls every other member's `GET /patroni` in parallel (2 s timeout); unreachable ones
     /// are left out, as in Patroni.
     pub(crate) async fn poll_peers(&self, cluster: &Cluster) -> Vec<PeerStatus> {
-        let auth = crate::rest::basic_auth_header(self.config.rest_client_credentials());
+        let auth = patroni_rest_client::basic_auth(self.config.rest_client_credentials());
         let polls = cluster
             .members
             .iter()

@@ -14,8 +14,7 @@ mod switchover;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use patroni_core::config::{Config, Credentials};
+use patroni_core::config::Config;
 use patroni_core::dcs::Dcs;
 use patroni_postgres::Postgresql;
 use serde_json::Value;
@@ -44,13 +43,6 @@ pub struct Api {
     pub(crate) shared: Arc<Shared>,
     pub(crate) pg: Arc<Postgresql>,
     pub(crate) dcs: Arc<dyn Dcs>,
-}
-
-/// `Basic <base64(user:password)>` credentials for outbound requests.
-pub fn basic_auth_header(creds: Option<&Credentials>) -> Option<String> {
-    let c = creds?;
-    let raw = format!("{}:{}", c.username, c.password.as_deref().unwrap_or(""));
-    Some(base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
 fn reason(code: u16) -> &'static str {
@@ -256,7 +248,9 @@ impl Api {
     /// Basic auth for unsafe endpoints when `restapi.authentication` is set (rest-api.md §2),
     /// compared in constant time.
     fn authorized(&self, req: &Request) -> bool {
-        let Some(expected) = basic_auth_header(self.config.restapi.authentication.as_ref()) else {
+        let Some(expected) =
+            patroni_rest_client::basic_auth(self.config.restapi.authentication.as_ref())
+        else {
             return true;
         };
         let Some(got) = req
