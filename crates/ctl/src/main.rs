@@ -1,10 +1,12 @@
 //! `patronictl`: reads a Patroni cluster from the DCS and manages it (patronictl.md).
 
+mod config_cmd;
 mod context;
 mod list;
 mod output;
 mod prompt;
 mod switchover;
+mod yaml;
 
 use std::path::PathBuf;
 
@@ -37,6 +39,10 @@ enum Command {
     Switchover(switchover::SwitchoverArgs),
     /// Failover to a replica.
     Failover(switchover::FailoverArgs),
+    /// Show cluster configuration.
+    ShowConfig(config_cmd::ShowArgs),
+    /// Edit cluster configuration.
+    EditConfig(config_cmd::EditArgs),
     /// Output version of patronictl command or a running Patroni instance.
     Version,
 }
@@ -57,6 +63,8 @@ fn main() {
             Command::Topology(args) => list::run(&ctx, args.into_list()).await,
             Command::Switchover(args) => switchover::switchover(&ctx, args).await,
             Command::Failover(args) => switchover::failover(&ctx, args).await,
+            Command::ShowConfig(args) => config_cmd::show(&ctx, args).await,
+            Command::EditConfig(args) => config_cmd::edit(&ctx, args).await,
             Command::Version => {
                 println!(
                     "patronictl version 4.1.4 (patroni-rs {})",

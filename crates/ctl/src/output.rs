@@ -125,27 +125,6 @@ pub fn json(headers: &[String], rows: &[Vec<Cell>], skip_empty: bool) -> String 
     patroni_core::pyjson::to_string(&list)
 }
 
-/// Whether PyYAML would quote a plain string.
-fn yaml_needs_quotes(s: &str) -> bool {
-    if s.is_empty() {
-        return true;
-    }
-    let lower = s.to_ascii_lowercase();
-    let special = [
-        "true", "false", "yes", "no", "on", "off", "null", "~", "y", "n",
-    ];
-    s.parse::<f64>().is_ok()
-        || special.contains(&lower.as_str())
-        || s.starts_with(|c: char| "!&*-?:,[]{}#|>@`\"'% ".contains(c))
-        || s.ends_with(' ')
-        || s.contains(": ")
-        || s.contains(" #")
-        || (s.len() >= 10
-            && s.as_bytes()[4] == b'-'
-            && s.as_bytes()[7] == b'-'
-            && s[..4].chars().all(|c| c.is_ascii_digit()))
-}
-
 /// PyYAML `safe_dump` of the rows: a block list of mappings with sorted keys.
 pub fn yaml(headers: &[String], rows: &[Vec<Cell>], skip_empty: bool) -> String {
     let list = objects(headers, rows, skip_empty);
@@ -169,11 +148,13 @@ pub fn yaml(headers: &[String], rows: &[Vec<Cell>], skip_empty: bool) -> String 
                             .join("\n")
                     )
                 }
-                Value::String(s) if yaml_needs_quotes(s) => format!("'{}'", s.replace('\'', "''")),
+                Value::String(s) if crate::yaml::needs_quotes(s) => {
+                    format!("'{}'", s.replace('\'', "''"))
+                }
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let key = if yaml_needs_quotes(k) {
+            let key = if crate::yaml::needs_quotes(k) {
                 format!("'{k}'")
             } else {
                 (*k).clone()
@@ -210,9 +191,9 @@ mod tests {
 
     #[test]
     fn yaml_quotes_like_pyyaml() {
-        assert!(yaml_needs_quotes("2099-01-01T00:00:00+00:00"));
-        assert!(!yaml_needs_quotes("0/4007840"));
-        assert!(!yaml_needs_quotes("127.0.0.1:15432"));
-        assert!(yaml_needs_quotes("1"));
+        assert!(crate::yaml::needs_quotes("2099-01-01T00:00:00+00:00"));
+        assert!(!crate::yaml::needs_quotes("0/4007840"));
+        assert!(!crate::yaml::needs_quotes("127.0.0.1:15432"));
+        assert!(crate::yaml::needs_quotes("1"));
     }
 }

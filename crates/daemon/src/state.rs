@@ -70,6 +70,8 @@ pub struct Snapshot {
     pub healthy_at: Option<Instant>,
     /// A long action (clone, bootstrap) is running.
     pub busy: bool,
+    /// Parameters waiting for a restart: (name, running value, configured value).
+    pub pending_restart: Vec<(String, String, String)>,
 }
 
 /// Shared between tasks.
@@ -98,6 +100,7 @@ impl Shared {
                 next_cycle: Instant::now(),
                 healthy_at: None,
                 busy: false,
+                pending_restart: Vec::new(),
             }),
             primary_running: std::sync::atomic::AtomicBool::new(false),
         }

@@ -229,6 +229,19 @@ impl Postgresql {
             .await
     }
 
+    /// Parameters whose new value needs a restart: (name, current setting with its unit).
+    pub async fn pending_restart(&self) -> Result<Vec<(String, String)>, PgError> {
+        let client = self.client().await?;
+        let rows = self
+            .drop_connection_on_error(
+                client
+                    .query("SELECT name, setting || COALESCE(unit, '') FROM pg_catalog.pg_settings WHERE pending_restart ORDER BY name", &[])
+                    .await,
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Physical replication slots that exist: (name, active).
     pub async fn physical_slots(&self) -> Result<Vec<(String, bool)>, PgError> {
         let client = self.client().await?;

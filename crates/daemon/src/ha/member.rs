@@ -21,6 +21,13 @@ impl Ha {
                 Value::Object(self.config.tags.published.clone()),
             );
         }
+        if !snap.pending_restart.is_empty() {
+            m.insert("pending_restart".into(), json!(true));
+            m.insert(
+                "pending_restart_reason".into(),
+                crate::rest::pending_restart_reason(&snap.pending_restart),
+            );
+        }
         if let Some(st) = self.status.as_ref().filter(|_| snap.pg_state == "running") {
             m.insert("xlog_location".into(), json!(st.lsn()));
             if st.in_recovery {

@@ -4,6 +4,7 @@
 mod actions;
 mod handover;
 mod member;
+mod parameters;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +43,11 @@ pub struct Ha {
     pub(crate) status: Option<PgStatus>,
     /// History entry written for this timeline already.
     pub(crate) history_written_for: u64,
+    /// The parameters and pg_hba last written and reloaded.
+    pub(crate) applied: Option<(
+        serde_json::Map<String, serde_json::Value>,
+        Option<Vec<String>>,
+    )>,
 }
 
 impl Ha {
@@ -63,6 +69,7 @@ impl Ha {
             system_id: None,
             status: None,
             history_written_for: 0,
+            applied: None,
         }
     }
 
@@ -87,6 +94,9 @@ impl Ha {
         self.refresh_dynamic(&cluster);
 
         let local = self.local_state().await?;
+        if matches!(local.postgres, Postgres::Running { .. }) {
+            self.apply_parameters(&cluster).await;
+        }
         let peers;
         let mut input = HaInput {
             cluster: &cluster,

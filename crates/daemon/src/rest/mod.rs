@@ -7,6 +7,7 @@
 //! An HTTP library would add headers and keep-alive we must not send, so this module parses
 //! requests with `httparse` and writes responses itself.
 
+mod config;
 mod health;
 mod status;
 mod switchover;
@@ -43,6 +44,18 @@ pub struct Api {
     pub(crate) shared: Arc<Shared>,
     pub(crate) pg: Arc<Postgresql>,
     pub(crate) dcs: Arc<dyn Dcs>,
+}
+
+/// `{"param": {"old_value": .., "new_value": ..}}` for `pending_restart_reason`.
+pub fn pending_restart_reason(pending: &[(String, String, String)]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (name, old, new) in pending {
+        m.insert(
+            name.clone(),
+            serde_json::json!({"old_value": old, "new_value": new}),
+        );
+    }
+    Value::Object(m)
 }
 
 fn reason(code: u16) -> &'static str {
@@ -288,11 +301,15 @@ impl Api {
             ("GET", "readiness") => Response::StatusOnly(self.readiness().await),
             ("GET", "metrics") => self.metrics().await,
             ("GET", "failsafe") => Response::Error(502),
-            ("POST", "switchover" | "failover") | ("DELETE", "switchover")
+            ("POST", "switchover" | "failover")
+            | ("DELETE", "switchover")
+            | ("PATCH" | "PUT", "config")
                 if !self.authorized(req) =>
             {
                 self.unauthorized(req)
             }
+            ("PATCH", "config") => self.patch_config(req).await,
+            ("PUT", "config") => self.put_config(req).await,
             ("POST", "switchover") => self.post_switchover(req, false).await,
             ("POST", "failover") => self.post_switchover(req, true).await,
             ("DELETE", "switchover") => self.delete_switchover().await,

@@ -21,7 +21,7 @@ impl Api {
     /// The status document (rest-api.md §5, changes-4x.md §9.2). `retry`: on a query
     /// failure try once more a second later (`GET /patroni` does, health checks do not).
     pub(crate) async fn status_document(&self, retry: bool) -> Value {
-        let (pg_state, role, paused, last_seen, sysid) = {
+        let (pg_state, role, paused, last_seen, sysid, pending) = {
             let s = self.shared.snap();
             (
                 s.pg_state.clone(),
@@ -29,6 +29,7 @@ impl Api {
                 s.dynamic.pause,
                 s.dcs_last_seen,
                 s.system_id.clone(),
+                s.pending_restart.clone(),
             )
         };
         let mut doc = Map::new();
@@ -109,6 +110,13 @@ impl Api {
         if let Some(id) = sysid {
             doc.insert("database_system_identifier".into(), json!(id));
         }
+        if !pending.is_empty() {
+            doc.insert("pending_restart".into(), json!(true));
+            doc.insert(
+                "pending_restart_reason".into(),
+                super::pending_restart_reason(&pending),
+            );
+        }
         doc.insert(
             "patroni".into(),
             json!({"version": patroni_core::PATRONI_VERSION, "scope": self.config.scope, "name": self.config.name}),
@@ -188,6 +196,7 @@ impl Api {
             ("patroni_cluster_unlocked", "Value is 1 if the cluster is unlocked, 0 if locked.", "gauge", u8::from(doc.get("cluster_unlocked").is_some()).to_string()),
             ("patroni_postgres_timeline", "Postgres timeline of this node (if running), 0 otherwise.", "gauge", num(doc.get("timeline")).to_string()),
             ("patroni_dcs_last_seen", "Epoch timestamp when DCS was last contacted successfully by Patroni.", "gauge", num(doc.get("dcs_last_seen")).to_string()),
+            ("patroni_pending_restart", "Value is 1 if the node needs a restart, 0 otherwise.", "gauge", u8::from(doc.get("pending_restart").is_some()).to_string()),
             ("patroni_is_paused", "Value is 1 if auto failover is disabled, 0 otherwise.", "gauge", u8::from(doc.get("pause").is_some()).to_string()),
         ];
         let mut text = String::new();

@@ -1,0 +1,63 @@
+//! Dynamic configuration applied to a running PostgreSQL (postgres-management.md §2.4): when
+//! `postgresql.parameters` or `pg_hba` change, rewrite the files and reload; parameters that
+//! need a restart are reported as `pending_restart` with their old and new values.
+
+use patroni_core::cluster::Cluster;
+use patroni_postgres::effective_parameters;
+
+use super::Ha;
+
+impl Ha {
+    /// Rewrites and reloads when the configuration changed since the last time, then records
+    /// which parameters wait for a restart.
+    pub(crate) async fn apply_parameters(&mut self, cluster: &Cluster) {
+        let wanted = (self.dynamic.parameters.clone(), self.dynamic.pg_hba.clone());
+        if self.applied.as_ref() != Some(&wanted) {
+            let in_recovery = self.status.as_ref().is_some_and(|s| s.in_recovery);
+            let result = if in_recovery {
+                let upstream = self.upstream_for(cluster, cluster.leader_name());
+                let r = self
+                    .pg
+                    .write_postgresql_conf(&self.dynamic, Some(upstream.as_ref()))
+                    .await;
+                self.upstream = Some(upstream);
+                r
+            } else {
+                self.pg.write_postgresql_conf(&self.dynamic, None).await
+            };
+            let result = match result {
+                Ok(()) => self.pg.write_pg_hba(&self.dynamic).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match result.and_then(|()| self.pg.reload()) {
+                Ok(()) => {
+                    if self.applied.is_some() {
+                        tracing::info!("Reloading PostgreSQL configuration.");
+                    }
+                    self.applied = Some(wanted);
+                }
+                Err(e) => tracing::error!("failed to apply the PostgreSQL configuration: {e}"),
+            }
+        }
+        let pending = match self.pg.pending_restart().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!("cannot read pending restarts: {e}");
+                return;
+            }
+        };
+        let params = effective_parameters(&self.config, &self.dynamic);
+        let reasons = pending
+            .into_iter()
+            .map(|(name, old)| {
+                let new = params
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                (name, old, new)
+            })
+            .collect();
+        self.shared.snap().pending_restart = reasons;
+    }
+}

@@ -1,0 +1,95 @@
+//! Dynamic configuration (issue 3 acceptance 4 and 8, first part): `show-config`,
+//! `edit-config`, `PATCH`/`PUT /config`, parameters reloaded on every member, restart-only
+//! parameters reported as pending restart.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use patroni_test_harness::{http_get, http_request, pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster};
+
+fn patronictl(program: &Path, config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program).arg("-c").arg(config).args(args).output().expect("patronictl");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_changes_reach_every_member() {
+    let opts = NodeOptions::default();
+    let mut cluster = TestCluster::new(Path::new(env!("CARGO_BIN_EXE_patroni")), 3, &opts);
+    cluster.start_all();
+    let leader = cluster.wait_healthy(2, Duration::from_secs(40)).await;
+    let ours = sibling_binary("patronictl");
+    let config = cluster.nodes[0].config_path.clone();
+
+    let (ok, out) = patronictl(&ours, &config, &["show-config"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "loop_wait: 2\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    wal_keep_size: 128MB\n  use_pg_rewind: true\n  use_slots: true\nretry_timeout: 5\nttl: 20\n\n"
+    );
+
+    let (ok, out) = patronictl(&ours, &config, &["edit-config", "-p", "work_mem=16MB", "--force"]);
+    let changed = Instant::now();
+    assert!(ok && out.contains("--- \n+++ \n") && out.contains("+    work_mem: 16MB\n") && out.ends_with("Configuration changed\n"), "{out}");
+    for n in &cluster.nodes {
+        let port = n.pg_port;
+        wait_for("work_mem = 16MB", Duration::from_secs(u64::from(opts.loop_wait) + 2), || async move {
+            let c = pg_connect(port).await.ok()?;
+            let v: String = c.query_one("SHOW work_mem", &[]).await.ok()?.get(0);
+            (v == "16MB").then_some(())
+        })
+        .await;
+    }
+    println!("work_mem reached every member {:?} after edit-config", changed.elapsed());
+    let (ok, out) = patronictl(&ours, &config, &["edit-config", "-p", "work_mem=16MB", "--force"]);
+    assert!(ok && out == "Not changed\n", "{out}");
+
+    let (ok, out) = patronictl(&ours, &config, &["edit-config", "-p", "max_connections=200", "--force"]);
+    assert!(ok, "{out}");
+    for n in &cluster.nodes {
+        wait_for("pending restart", Duration::from_secs(20), || async {
+            let s = n.status().await?;
+            let reason = s.get("pending_restart_reason")?.get("max_connections")?.clone();
+            (s.get("pending_restart")?.as_bool()? && reason["old_value"] == "100" && reason["new_value"] == "200").then_some(())
+        })
+        .await;
+    }
+    let ours_for_list = ours.clone();
+    let config_for_list = config.clone();
+    wait_for("list to show the pending restarts", Duration::from_secs(10), || {
+        let (ours, config) = (ours_for_list.clone(), config_for_list.clone());
+        async move {
+            let (_, out) = patronictl(&ours, &config, &["list"]);
+            (out.contains("| Pending restart | Pending restart reason")
+                && out.matches("| *               | max_connections: 100->200 |").count() == 3)
+                .then_some(())
+        }
+    })
+    .await;
+
+    // PATCH merges (null deletes) and answers the result; PUT replaces; bad bodies are 400.
+    let api = cluster.nodes[leader].api_port;
+    let (code, body) = http_request(api, "PATCH", "/config", Some(r#"{"postgresql":{"parameters":{"work_mem":null}},"check_timeline":true}"#))
+        .await
+        .expect("PATCH");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(v["postgresql"]["parameters"].get("work_mem").is_none() && v["check_timeline"] == true, "{body}");
+    let (code, _) = http_request(api, "PATCH", "/config", Some("{}")).await.expect("PATCH");
+    assert_eq!(code, 400);
+    let (code, _) = http_request(api, "PATCH", "/config", Some("[1]")).await.expect("PATCH");
+    assert_eq!(code, 400);
+    let (_, body) = http_get(api, "/config").await.expect("GET");
+    let mut current: serde_json::Value = serde_json::from_str(&body).expect("json");
+    current["max_timelines_history"] = serde_json::json!(5);
+    let (code, echoed) = http_request(api, "PUT", "/config", Some(&current.to_string())).await.expect("PUT");
+    assert_eq!(code, 200, "{echoed}");
+
+    // Patroni 4.1's patronictl edits our configuration.
+    let ctl41 = std::env::var("PATRONICTL_41").unwrap_or_else(|_| "/opt/patroni-rs-venv/bin/patronictl".into());
+    let (ok, out) = patronictl(Path::new(&ctl41), &config, &["edit-config", "-s", "max_timelines_history=7", "--force"]);
+    assert!(ok && out.contains("Configuration changed"), "{out}");
+    let (ok, out) = patronictl(&ours, &config, &["show-config"]);
+    assert!(ok && out.contains("max_timelines_history: 7\n"), "{out}");
+}
