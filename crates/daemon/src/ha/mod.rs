@@ -19,6 +19,9 @@ use patroni_postgres::{PgStatus, Postgresql, ReplicaOf};
 
 use crate::state::Shared;
 
+/// The `postgresql.parameters` and `pg_hba` that PostgreSQL was last reloaded with.
+pub(crate) type AppliedConfig = (serde_json::Map<String, serde_json::Value>, Option<Vec<String>>);
+
 /// Why a cycle ended early.
 #[derive(Debug)]
 pub enum CycleError {
@@ -44,10 +47,7 @@ pub struct Ha {
     /// History entry written for this timeline already.
     pub(crate) history_written_for: u64,
     /// The parameters and pg_hba last written and reloaded.
-    pub(crate) applied: Option<(
-        serde_json::Map<String, serde_json::Value>,
-        Option<Vec<String>>,
-    )>,
+    pub(crate) applied: Option<AppliedConfig>,
 }
 
 impl Ha {
