@@ -5,6 +5,7 @@ mod context;
 mod list;
 mod output;
 mod prompt;
+mod restart;
 mod switchover;
 mod yaml;
 
@@ -39,6 +40,8 @@ enum Command {
     Switchover(switchover::SwitchoverArgs),
     /// Failover to a replica.
     Failover(switchover::FailoverArgs),
+    /// Restart cluster member.
+    Restart(restart::RestartArgs),
     /// Show cluster configuration.
     ShowConfig(config_cmd::ShowArgs),
     /// Edit cluster configuration.
@@ -63,6 +66,7 @@ fn main() {
             Command::Topology(args) => list::run(&ctx, args.into_list()).await,
             Command::Switchover(args) => switchover::switchover(&ctx, args).await,
             Command::Failover(args) => switchover::failover(&ctx, args).await,
+            Command::Restart(args) => restart::run(&ctx, args).await,
             Command::ShowConfig(args) => config_cmd::show(&ctx, args).await,
             Command::EditConfig(args) => config_cmd::edit(&ctx, args).await,
             Command::Version => {

@@ -138,11 +138,13 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.restapi.listen.replace('*', "0.0.0.0"))
         .await
         .with_context(|| format!("cannot listen on restapi.listen {}", config.restapi.listen))?;
+    let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(16);
     let api = Arc::new(rest::Api {
         config: Arc::clone(&config),
         shared: Arc::clone(&shared),
         pg: Arc::clone(&pg),
         dcs: Arc::clone(&dcs),
+        requests: requests_tx,
     });
     let rest_task = tokio::spawn(rest::serve(listener, api));
     let renew_task = tokio::spawn(renewal::renewal_timer(
@@ -158,6 +160,7 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         Arc::clone(&pg),
         Arc::clone(&shared),
         dynamic,
+        requests_rx,
     );
     let mut next_run = Instant::now();
     let result = loop {
@@ -188,6 +191,7 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
                     next_run = Instant::now();
                 }
             }
+            _ = shared.wake.notified() => next_run = Instant::now(),
             _ = sigterm.recv() => break Ok(()),
             _ = sigint.recv() => break Ok(()),
         }

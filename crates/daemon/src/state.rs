@@ -72,6 +72,8 @@ pub struct Snapshot {
     pub busy: bool,
     /// Parameters waiting for a restart: (name, running value, configured value).
     pub pending_restart: Vec<(String, String, String)>,
+    /// The scheduled restart, if any.
+    pub scheduled_restart: Option<crate::ha::ScheduledRestart>,
 }
 
 /// Shared between tasks.
@@ -83,6 +85,8 @@ pub struct Shared {
     pub snapshot: Mutex<Snapshot>,
     /// PostgreSQL runs as a writable primary (set by the loop, cleared by whoever stops it).
     pub primary_running: std::sync::atomic::AtomicBool,
+    /// Wakes the HA loop at once (a REST request is waiting).
+    pub wake: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -101,8 +105,10 @@ impl Shared {
                 healthy_at: None,
                 busy: false,
                 pending_restart: Vec::new(),
+                scheduled_restart: None,
             }),
             primary_running: std::sync::atomic::AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         }
     }
 

@@ -6,11 +6,25 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use patroni_test_harness::{http_get, http_request, pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster};
+use patroni_test_harness::{
+    http_get, http_request, pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster,
+};
 
 fn patronictl(program: &Path, config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program).arg("-c").arg(config).args(args).output().expect("patronictl");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(program)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("patronictl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,66 +43,165 @@ async fn configuration_changes_reach_every_member() {
         "loop_wait: 2\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    wal_keep_size: 128MB\n  use_pg_rewind: true\n  use_slots: true\nretry_timeout: 5\nttl: 20\n\n"
     );
 
-    let (ok, out) = patronictl(&ours, &config, &["edit-config", "-p", "work_mem=16MB", "--force"]);
+    let (ok, out) = patronictl(
+        &ours,
+        &config,
+        &["edit-config", "-p", "work_mem=16MB", "--force"],
+    );
     let changed = Instant::now();
-    assert!(ok && out.contains("--- \n+++ \n") && out.contains("+    work_mem: 16MB\n") && out.ends_with("Configuration changed\n"), "{out}");
+    assert!(
+        ok && out.contains("--- \n+++ \n")
+            && out.contains("+    work_mem: 16MB\n")
+            && out.ends_with("Configuration changed\n"),
+        "{out}"
+    );
     for n in &cluster.nodes {
         let port = n.pg_port;
-        wait_for("work_mem = 16MB", Duration::from_secs(u64::from(opts.loop_wait) + 2), || async move {
-            let c = pg_connect(port).await.ok()?;
-            let v: String = c.query_one("SHOW work_mem", &[]).await.ok()?.get(0);
-            (v == "16MB").then_some(())
-        })
+        wait_for(
+            "work_mem = 16MB",
+            Duration::from_secs(u64::from(opts.loop_wait) + 2),
+            || async move {
+                let c = pg_connect(port).await.ok()?;
+                let v: String = c.query_one("SHOW work_mem", &[]).await.ok()?.get(0);
+                (v == "16MB").then_some(())
+            },
+        )
         .await;
     }
-    println!("work_mem reached every member {:?} after edit-config", changed.elapsed());
-    let (ok, out) = patronictl(&ours, &config, &["edit-config", "-p", "work_mem=16MB", "--force"]);
+    println!(
+        "work_mem reached every member {:?} after edit-config",
+        changed.elapsed()
+    );
+    let (ok, out) = patronictl(
+        &ours,
+        &config,
+        &["edit-config", "-p", "work_mem=16MB", "--force"],
+    );
     assert!(ok && out == "Not changed\n", "{out}");
 
-    let (ok, out) = patronictl(&ours, &config, &["edit-config", "-p", "max_connections=200", "--force"]);
+    let (ok, out) = patronictl(
+        &ours,
+        &config,
+        &["edit-config", "-p", "max_connections=200", "--force"],
+    );
     assert!(ok, "{out}");
     for n in &cluster.nodes {
         wait_for("pending restart", Duration::from_secs(20), || async {
             let s = n.status().await?;
-            let reason = s.get("pending_restart_reason")?.get("max_connections")?.clone();
-            (s.get("pending_restart")?.as_bool()? && reason["old_value"] == "100" && reason["new_value"] == "200").then_some(())
+            let reason = s
+                .get("pending_restart_reason")?
+                .get("max_connections")?
+                .clone();
+            (s.get("pending_restart")?.as_bool()?
+                && reason["old_value"] == "100"
+                && reason["new_value"] == "200")
+                .then_some(())
         })
         .await;
     }
     let ours_for_list = ours.clone();
     let config_for_list = config.clone();
-    wait_for("list to show the pending restarts", Duration::from_secs(10), || {
-        let (ours, config) = (ours_for_list.clone(), config_for_list.clone());
-        async move {
-            let (_, out) = patronictl(&ours, &config, &["list"]);
-            (out.contains("| Pending restart | Pending restart reason")
-                && out.matches("| *               | max_connections: 100->200 |").count() == 3)
-                .then_some(())
-        }
-    })
+    wait_for(
+        "list to show the pending restarts",
+        Duration::from_secs(10),
+        || {
+            let (ours, config) = (ours_for_list.clone(), config_for_list.clone());
+            async move {
+                let (_, out) = patronictl(&ours, &config, &["list"]);
+                (out.contains("| Pending restart | Pending restart reason")
+                    && out
+                        .matches("| *               | max_connections: 100->200 |")
+                        .count()
+                        == 3)
+                    .then_some(())
+            }
+        },
+    )
     .await;
 
-    // PATCH merges (null deletes) and answers the result; PUT replaces; bad bodies are 400.
+    // restart --pending restarts every member, replicas before the primary.
+    let (ok, out) = patronictl(&ours, &config, &["restart", "batman", "--pending", "--force"]);
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("Success: restart on member ")).collect();
+    assert!(ok && lines.len() == 3, "{out}");
+    assert_eq!(lines[2], format!("Success: restart on member {}", cluster.nodes[leader].name), "the primary comes last: {out}");
+    for n in &cluster.nodes {
+        let port = n.pg_port;
+        wait_for("max_connections = 200 and no pending restart", Duration::from_secs(20), || async move {
+            let c = pg_connect(port).await.ok()?;
+            let v: String = c.query_one("SHOW max_connections", &[]).await.ok()?.get(0);
+            (v == "200").then_some(())
+        })
+        .await;
+        wait_for("pending restart cleared", Duration::from_secs(10), || async {
+            let s = n.status().await?;
+            s.get("pending_restart").is_none().then_some(())
+        })
+        .await;
+    }
+    assert_eq!(cluster.primaries().await, vec![leader], "the leader kept its lock through the restart");
+
+    // A scheduled restart is published, refused twice, and cancelled.
     let api = cluster.nodes[leader].api_port;
-    let (code, body) = http_request(api, "PATCH", "/config", Some(r#"{"postgresql":{"parameters":{"work_mem":null}},"check_timeline":true}"#))
-        .await
-        .expect("PATCH");
+    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"schedule":"2099-01-01T00:00:00+00:00"}"#)).await.expect("POST");
+    assert_eq!((code, text.as_str()), (202, "Restart scheduled"));
+    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"schedule":"2099-01-01T00:00:00+00:00"}"#)).await.expect("POST");
+    assert_eq!((code, text.as_str()), (409, "Another restart is already scheduled"));
+    let doc = cluster.nodes[leader].status().await.expect("status");
+    assert_eq!(doc["scheduled_restart"], serde_json::json!({"schedule": "2099-01-01T00:00:00+00:00"}));
+    let (code, text) = http_request(api, "DELETE", "/restart", None).await.expect("DELETE");
+    assert_eq!((code, text.as_str()), (200, "scheduled restart deleted"));
+    let (code, text) = http_request(api, "DELETE", "/restart", None).await.expect("DELETE");
+    assert_eq!((code, text.as_str()), (404, "no restarts are scheduled"));
+    for (body, expected) in [
+        (r#"{"role":"master"}"#, "PostgreSQL role should be either primary, standby_leader, or replica"),
+        (r#"{"foo":1}"#, "Unknown filter for the scheduled restart: foo"),
+        (r#"{"timeout":-1}"#, "Timeout should be a positive number of seconds"),
+    ] {
+        let (code, text) = http_request(api, "POST", "/restart", Some(body)).await.expect("POST");
+        assert_eq!((code, text.as_str()), (400, expected));
+    }
+    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"restart_pending":true}"#)).await.expect("POST");
+    assert_eq!((code, text.as_str()), (503, "restart conditions are not satisfied"));
+
+    // PATCH merges (null deletes) and answers the result; PUT replaces; bad bodies are 400.
+    let (code, body) = http_request(
+        api,
+        "PATCH",
+        "/config",
+        Some(r#"{"postgresql":{"parameters":{"work_mem":null}},"check_timeline":true}"#),
+    )
+    .await
+    .expect("PATCH");
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert!(v["postgresql"]["parameters"].get("work_mem").is_none() && v["check_timeline"] == true, "{body}");
-    let (code, _) = http_request(api, "PATCH", "/config", Some("{}")).await.expect("PATCH");
+    assert!(
+        v["postgresql"]["parameters"].get("work_mem").is_none() && v["check_timeline"] == true,
+        "{body}"
+    );
+    let (code, _) = http_request(api, "PATCH", "/config", Some("{}"))
+        .await
+        .expect("PATCH");
     assert_eq!(code, 400);
-    let (code, _) = http_request(api, "PATCH", "/config", Some("[1]")).await.expect("PATCH");
+    let (code, _) = http_request(api, "PATCH", "/config", Some("[1]"))
+        .await
+        .expect("PATCH");
     assert_eq!(code, 400);
     let (_, body) = http_get(api, "/config").await.expect("GET");
     let mut current: serde_json::Value = serde_json::from_str(&body).expect("json");
     current["max_timelines_history"] = serde_json::json!(5);
-    let (code, echoed) = http_request(api, "PUT", "/config", Some(&current.to_string())).await.expect("PUT");
+    let (code, echoed) = http_request(api, "PUT", "/config", Some(&current.to_string()))
+        .await
+        .expect("PUT");
     assert_eq!(code, 200, "{echoed}");
 
     // Patroni 4.1's patronictl edits our configuration.
-    let ctl41 = std::env::var("PATRONICTL_41").unwrap_or_else(|_| "/opt/patroni-rs-venv/bin/patronictl".into());
-    let (ok, out) = patronictl(Path::new(&ctl41), &config, &["edit-config", "-s", "max_timelines_history=7", "--force"]);
+    let ctl41 = std::env::var("PATRONICTL_41")
+        .unwrap_or_else(|_| "/opt/patroni-rs-venv/bin/patronictl".into());
+    let (ok, out) = patronictl(
+        Path::new(&ctl41),
+        &config,
+        &["edit-config", "-s", "max_timelines_history=7", "--force"],
+    );
     assert!(ok && out.contains("Configuration changed"), "{out}");
     let (ok, out) = patronictl(&ours, &config, &["show-config"]);
     assert!(ok && out.contains("max_timelines_history: 7\n"), "{out}");

@@ -45,6 +45,9 @@ impl Ha {
                 m.insert("timeline".into(), json!(st.timeline));
             }
         }
+        if let Some(s) = &snap.scheduled_restart {
+            m.insert("scheduled_restart".into(), s.to_json(true));
+        }
         if snap.dynamic.pause {
             m.insert("pause".into(), json!(true));
         }

@@ -5,6 +5,9 @@ mod actions;
 mod handover;
 mod member;
 mod parameters;
+mod requests;
+
+pub use requests::{Request, RestartFilters, ScheduledRestart};
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -20,7 +23,10 @@ use patroni_postgres::{PgStatus, Postgresql, ReplicaOf};
 use crate::state::Shared;
 
 /// The `postgresql.parameters` and `pg_hba` that PostgreSQL was last reloaded with.
-pub(crate) type AppliedConfig = (serde_json::Map<String, serde_json::Value>, Option<Vec<String>>);
+pub(crate) type AppliedConfig = (
+    serde_json::Map<String, serde_json::Value>,
+    Option<Vec<String>>,
+);
 
 /// Why a cycle ended early.
 #[derive(Debug)]
@@ -48,6 +54,10 @@ pub struct Ha {
     pub(crate) history_written_for: u64,
     /// The parameters and pg_hba last written and reloaded.
     pub(crate) applied: Option<AppliedConfig>,
+    /// Requests from the REST API.
+    pub(crate) requests: tokio::sync::mpsc::Receiver<Request>,
+    /// A restart waiting for its time.
+    pub(crate) scheduled_restart: Option<ScheduledRestart>,
 }
 
 impl Ha {
@@ -58,6 +68,7 @@ impl Ha {
         pg: Arc<Postgresql>,
         shared: Arc<Shared>,
         dynamic: DynamicConfig,
+        requests: tokio::sync::mpsc::Receiver<Request>,
     ) -> Ha {
         Ha {
             config,
@@ -70,6 +81,8 @@ impl Ha {
             status: None,
             history_written_for: 0,
             applied: None,
+            requests,
+            scheduled_restart: None,
         }
     }
 
@@ -96,6 +109,18 @@ impl Ha {
         let local = self.local_state().await?;
         if matches!(local.postgres, Postgres::Running { .. }) {
             self.apply_parameters(&cluster).await;
+            if let Some(message) = self.handle_requests(&cluster).await {
+                self.publish().await;
+                return Ok(message);
+            }
+        } else {
+            // Nothing to restart: answer what is queued.
+            while let Ok(request) = self.requests.try_recv() {
+                let reply = match request {
+                    Request::Restart(_, r) | Request::Schedule(_, _, r) | Request::Cancel(r) => r,
+                };
+                let _ = reply.send((503, "postgres is not running".into()));
+            }
         }
         let peers;
         let mut input = HaInput {

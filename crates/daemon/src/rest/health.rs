@@ -23,6 +23,25 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+/// Parses seconds with an optional unit (`30`, `30s`, `2min`, `1h`).
+pub fn parse_seconds(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
 impl Api {
     /// The code for a health-check path; `doc` is the status document when already built.
     pub(crate) async fn health_code(&self, req: &Request, doc: Option<&Value>) -> u16 {

@@ -9,6 +9,7 @@
 
 mod config;
 mod health;
+mod restart;
 mod status;
 mod switchover;
 
@@ -44,6 +45,8 @@ pub struct Api {
     pub(crate) shared: Arc<Shared>,
     pub(crate) pg: Arc<Postgresql>,
     pub(crate) dcs: Arc<dyn Dcs>,
+    /// Requests the HA loop carries out (restart).
+    pub(crate) requests: tokio::sync::mpsc::Sender<crate::ha::Request>,
 }
 
 /// `{"param": {"old_value": .., "new_value": ..}}` for `pending_restart_reason`.
@@ -309,6 +312,11 @@ impl Api {
                 self.unauthorized(req)
             }
             ("PATCH", "config") => self.patch_config(req).await,
+            ("POST", "restart") => self.post_restart(req).await,
+            ("DELETE", "restart") => {
+                self.ask_loop(|reply| crate::ha::Request::Cancel(reply))
+                    .await
+            }
             ("PUT", "config") => self.put_config(req).await,
             ("POST", "switchover") => self.post_switchover(req, false).await,
             ("POST", "failover") => self.post_switchover(req, true).await,

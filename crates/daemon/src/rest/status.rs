@@ -121,6 +121,9 @@ impl Api {
             "patroni".into(),
             json!({"version": patroni_core::PATRONI_VERSION, "scope": self.config.scope, "name": self.config.name}),
         );
+        if let Some(scheduled) = &self.shared.snap().scheduled_restart {
+            doc.insert("scheduled_restart".into(), scheduled.to_json(false));
+        }
         Value::Object(doc)
     }
 

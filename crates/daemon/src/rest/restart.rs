@@ -1,0 +1,146 @@
+//! `POST /restart` and `DELETE /restart` (rest-api.md §10, changes-4x.md §2): validate the
+//! filters, then let the HA loop restart (or schedule) and wait for its answer.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use super::{Api, Request, Response};
+use crate::ha::RestartFilters;
+
+/// `15.2` → 150002, `9.6.1` → 90601 (`server_version_num` form).
+fn version_num(text: &str) -> Option<i32> {
+    let parts: Vec<i32> = text
+        .trim()
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [major] if *major >= 10 => Some(major * 10000),
+        [major, minor] if *major >= 10 => Some(major * 10000 + minor),
+        [major, minor] => Some(major * 10000 + minor * 100),
+        [major, minor, patch] if *major < 10 => Some(major * 10000 + minor * 100 + patch),
+        _ => None,
+    }
+}
+
+fn text(code: u16, t: impl Into<String>) -> Response {
+    Response::Text(code, t.into())
+}
+
+impl Api {
+    /// Hands a request to the HA loop and waits for its answer.
+    pub(crate) async fn ask_loop(
+        &self,
+        make: impl FnOnce(oneshot::Sender<(u16, String)>) -> crate::ha::Request,
+    ) -> Response {
+        let (tx, rx) = oneshot::channel();
+        if self.requests.send(make(tx)).await.is_err() {
+            return text(503, "the HA loop is not running");
+        }
+        self.shared.wake.notify_one();
+        match tokio::time::timeout(Duration::from_secs(300), rx).await {
+            Ok(Ok((code, message))) => text(code, message),
+            _ => text(503, "restart failed"),
+        }
+    }
+
+    /// `POST /restart`.
+    pub(crate) async fn post_restart(&self, req: &Request) -> Response {
+        let body: Map<String, Value> = match req.body.as_deref() {
+            None | Some([]) => Map::new(),
+            Some(b) => match serde_json::from_slice::<Value>(b) {
+                Ok(Value::Object(m)) => m,
+                _ => return Response::Error(400),
+            },
+        };
+        let mut filters = RestartFilters::default();
+        let mut schedule = None;
+        for (key, value) in &body {
+            match key.as_str() {
+                "schedule" => {
+                    let Some(s) = value.as_str() else {
+                        return text(400, "schedule should be a string");
+                    };
+                    if self.shared.snap().dynamic.pause {
+                        return text(500, "Can't schedule restart in the paused state");
+                    }
+                    match patroni_core::schedule::parse(s) {
+                        Ok(when) if when < chrono::Utc::now().fixed_offset() => return text(422, "Cannot schedule restart in the past"),
+                        Ok(when) => schedule = Some(when),
+                        Err(patroni_core::schedule::ScheduleError::NoTimezone) => {
+                            return text(400, "Timezone information is mandatory for the scheduled restart")
+                        }
+                        Err(_) => {
+                            return text(422, "Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601")
+                        }
+                    }
+                }
+                "role" => {
+                    match value.as_str() {
+                        Some(r @ ("primary" | "standby_leader" | "replica")) => {
+                            filters.role = Some(r.to_string())
+                        }
+                        _ => return text(
+                            400,
+                            "PostgreSQL role should be either primary, standby_leader, or replica",
+                        ),
+                    }
+                }
+                "postgres_version" => {
+                    let v = match value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    match version_num(&v) {
+                        Some(n) => {
+                            filters.postgres_version = Some(n);
+                            filters.postgres_version_text = Some(v);
+                        }
+                        None => return text(400, format!("invalid version number: {v}")),
+                    }
+                }
+                "timeout" => {
+                    let seconds = match value {
+                        Value::Number(n) => n.as_f64(),
+                        Value::String(s) => super::health::parse_seconds(s),
+                        _ => None,
+                    };
+                    match seconds {
+                        Some(s) if s > 0.0 => filters.timeout = Some(s.ceil() as u64),
+                        _ => return text(400, "Timeout should be a positive number of seconds"),
+                    }
+                }
+                "restart_pending" => filters.restart_pending = true,
+                other => {
+                    return text(
+                        400,
+                        format!("Unknown filter for the scheduled restart: {other}"),
+                    )
+                }
+            }
+        }
+        match schedule {
+            Some(at) => {
+                self.ask_loop(|reply| crate::ha::Request::Schedule(at, filters, reply))
+                    .await
+            }
+            None => {
+                self.ask_loop(|reply| crate::ha::Request::Restart(filters, reply))
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        assert_eq!(super::version_num("15.2"), Some(150002));
+        assert_eq!(super::version_num("16"), Some(160000));
+        assert_eq!(super::version_num("9.6.1"), Some(90601));
+        assert_eq!(super::version_num("x"), None);
+    }
+}
