@@ -120,48 +120,111 @@ async fn configuration_changes_reach_every_member() {
     .await;
 
     // restart --pending restarts every member, replicas before the primary.
-    let (ok, out) = patronictl(&ours, &config, &["restart", "batman", "--pending", "--force"]);
-    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("Success: restart on member ")).collect();
+    let (ok, out) = patronictl(
+        &ours,
+        &config,
+        &["restart", "batman", "--pending", "--force"],
+    );
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("Success: restart on member "))
+        .collect();
     assert!(ok && lines.len() == 3, "{out}");
-    assert_eq!(lines[2], format!("Success: restart on member {}", cluster.nodes[leader].name), "the primary comes last: {out}");
+    assert_eq!(
+        lines[2],
+        format!("Success: restart on member {}", cluster.nodes[leader].name),
+        "the primary comes last: {out}"
+    );
     for n in &cluster.nodes {
         let port = n.pg_port;
-        wait_for("max_connections = 200 and no pending restart", Duration::from_secs(20), || async move {
-            let c = pg_connect(port).await.ok()?;
-            let v: String = c.query_one("SHOW max_connections", &[]).await.ok()?.get(0);
-            (v == "200").then_some(())
-        })
+        wait_for(
+            "max_connections = 200 and no pending restart",
+            Duration::from_secs(20),
+            || async move {
+                let c = pg_connect(port).await.ok()?;
+                let v: String = c.query_one("SHOW max_connections", &[]).await.ok()?.get(0);
+                (v == "200").then_some(())
+            },
+        )
         .await;
-        wait_for("pending restart cleared", Duration::from_secs(10), || async {
-            let s = n.status().await?;
-            s.get("pending_restart").is_none().then_some(())
-        })
+        wait_for(
+            "pending restart cleared",
+            Duration::from_secs(10),
+            || async {
+                let s = n.status().await?;
+                s.get("pending_restart").is_none().then_some(())
+            },
+        )
         .await;
     }
-    assert_eq!(cluster.primaries().await, vec![leader], "the leader kept its lock through the restart");
+    assert_eq!(
+        cluster.primaries().await,
+        vec![leader],
+        "the leader kept its lock through the restart"
+    );
 
     // A scheduled restart is published, refused twice, and cancelled.
     let api = cluster.nodes[leader].api_port;
-    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"schedule":"2099-01-01T00:00:00+00:00"}"#)).await.expect("POST");
+    let (code, text) = http_request(
+        api,
+        "POST",
+        "/restart",
+        Some(r#"{"schedule":"2099-01-01T00:00:00+00:00"}"#),
+    )
+    .await
+    .expect("POST");
     assert_eq!((code, text.as_str()), (202, "Restart scheduled"));
-    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"schedule":"2099-01-01T00:00:00+00:00"}"#)).await.expect("POST");
-    assert_eq!((code, text.as_str()), (409, "Another restart is already scheduled"));
+    let (code, text) = http_request(
+        api,
+        "POST",
+        "/restart",
+        Some(r#"{"schedule":"2099-01-01T00:00:00+00:00"}"#),
+    )
+    .await
+    .expect("POST");
+    assert_eq!(
+        (code, text.as_str()),
+        (409, "Another restart is already scheduled")
+    );
     let doc = cluster.nodes[leader].status().await.expect("status");
-    assert_eq!(doc["scheduled_restart"], serde_json::json!({"schedule": "2099-01-01T00:00:00+00:00"}));
-    let (code, text) = http_request(api, "DELETE", "/restart", None).await.expect("DELETE");
+    assert_eq!(
+        doc["scheduled_restart"],
+        serde_json::json!({"schedule": "2099-01-01T00:00:00+00:00"})
+    );
+    let (code, text) = http_request(api, "DELETE", "/restart", None)
+        .await
+        .expect("DELETE");
     assert_eq!((code, text.as_str()), (200, "scheduled restart deleted"));
-    let (code, text) = http_request(api, "DELETE", "/restart", None).await.expect("DELETE");
+    let (code, text) = http_request(api, "DELETE", "/restart", None)
+        .await
+        .expect("DELETE");
     assert_eq!((code, text.as_str()), (404, "no restarts are scheduled"));
     for (body, expected) in [
-        (r#"{"role":"master"}"#, "PostgreSQL role should be either primary, standby_leader, or replica"),
-        (r#"{"foo":1}"#, "Unknown filter for the scheduled restart: foo"),
-        (r#"{"timeout":-1}"#, "Timeout should be a positive number of seconds"),
+        (
+            r#"{"role":"master"}"#,
+            "PostgreSQL role should be either primary, standby_leader, or replica",
+        ),
+        (
+            r#"{"foo":1}"#,
+            "Unknown filter for the scheduled restart: foo",
+        ),
+        (
+            r#"{"timeout":-1}"#,
+            "Timeout should be a positive number of seconds",
+        ),
     ] {
-        let (code, text) = http_request(api, "POST", "/restart", Some(body)).await.expect("POST");
+        let (code, text) = http_request(api, "POST", "/restart", Some(body))
+            .await
+            .expect("POST");
         assert_eq!((code, text.as_str()), (400, expected));
     }
-    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"restart_pending":true}"#)).await.expect("POST");
-    assert_eq!((code, text.as_str()), (503, "restart conditions are not satisfied"));
+    let (code, text) = http_request(api, "POST", "/restart", Some(r#"{"restart_pending":true}"#))
+        .await
+        .expect("POST");
+    assert_eq!(
+        (code, text.as_str()),
+        (503, "restart conditions are not satisfied")
+    );
 
     // PATCH merges (null deletes) and answers the result; PUT replaces; bad bodies are 400.
     let (code, body) = http_request(

@@ -23,6 +23,8 @@ pub struct NodeOptions {
     pub retry_timeout: u32,
     /// The lines under `tags:` (default `  nofailover: false`).
     pub tags: String,
+    /// Extra lines under `restapi:` (e.g. `authentication`).
+    pub restapi: String,
 }
 
 impl Default for NodeOptions {
@@ -32,7 +34,8 @@ impl Default for NodeOptions {
             ttl: 20,
             loop_wait: 2,
             retry_timeout: 5,
-            tags: String::new(),
+            tags: "  nofailover: false".into(),
+            restapi: String::new(),
         }
     }
 }
@@ -74,6 +77,7 @@ name: {name}
 restapi:
   listen: 127.0.0.1:{api_port}
   connect_address: 127.0.0.1:{api_port}
+{restapi}
 etcd3:
   hosts: {etcd}
 bootstrap:
@@ -127,6 +131,7 @@ tags:
             bin = pg_bin_dir().display(),
             node_dir = node_dir.display(),
             tags = opts.tags,
+            restapi = opts.restapi,
         );
         let config_path = node_dir.join(format!("{name}.yml"));
         std::fs::write(&config_path, config).expect("write config");

@@ -260,6 +260,20 @@ async fn handle_connection(mut stream: TcpStream, api: Arc<Api>) -> std::io::Res
     stream.shutdown().await
 }
 
+/// Handlers whose POST/PUT/PATCH/DELETE need `restapi.authentication` (rest-api.md §2;
+/// upstream forgot `mpp`, which stays open).
+const UNSAFE_ENDPOINTS: &[&str] = &[
+    "config",
+    "reload",
+    "failsafe",
+    "sigterm",
+    "restart",
+    "switchover",
+    "reinitialize",
+    "failover",
+    "citus",
+];
+
 impl Api {
     /// Basic auth for unsafe endpoints when `restapi.authentication` is set (rest-api.md §2),
     /// compared in constant time.
@@ -294,6 +308,10 @@ impl Api {
             .split('/')
             .next()
             .unwrap_or("");
+        let unsafe_method = matches!(req.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE");
+        if unsafe_method && UNSAFE_ENDPOINTS.contains(&first) && !self.authorized(req) {
+            return self.unauthorized(req);
+        }
         match (req.method.as_str(), first) {
             ("HEAD" | "OPTIONS", _) => Response::StatusOnly(self.health_code(req, None).await),
             ("GET", "patroni") => Response::Json(200, self.status_document(true).await),
@@ -304,19 +322,9 @@ impl Api {
             ("GET", "readiness") => Response::StatusOnly(self.readiness().await),
             ("GET", "metrics") => self.metrics().await,
             ("GET", "failsafe") => Response::Error(502),
-            ("POST", "switchover" | "failover")
-            | ("DELETE", "switchover")
-            | ("PATCH" | "PUT", "config")
-                if !self.authorized(req) =>
-            {
-                self.unauthorized(req)
-            }
             ("PATCH", "config") => self.patch_config(req).await,
             ("POST", "restart") => self.post_restart(req).await,
-            ("DELETE", "restart") => {
-                self.ask_loop(|reply| crate::ha::Request::Cancel(reply))
-                    .await
-            }
+            ("DELETE", "restart") => self.ask_loop(crate::ha::Request::Cancel).await,
             ("PUT", "config") => self.put_config(req).await,
             ("POST", "switchover") => self.post_switchover(req, false).await,
             ("POST", "failover") => self.post_switchover(req, true).await,
