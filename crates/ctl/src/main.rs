@@ -4,6 +4,7 @@ mod config_cmd;
 mod context;
 mod list;
 mod output;
+mod pause;
 mod prompt;
 mod restart;
 mod switchover;
@@ -40,6 +41,10 @@ enum Command {
     Switchover(switchover::SwitchoverArgs),
     /// Failover to a replica.
     Failover(switchover::FailoverArgs),
+    /// Disable auto failover.
+    Pause(pause::PauseArgs),
+    /// Resume auto failover.
+    Resume(pause::PauseArgs),
     /// Restart cluster member.
     Restart(restart::RestartArgs),
     /// Show cluster configuration.
@@ -67,6 +72,8 @@ fn main() {
             Command::Switchover(args) => switchover::switchover(&ctx, args).await,
             Command::Failover(args) => switchover::failover(&ctx, args).await,
             Command::Restart(args) => restart::run(&ctx, args).await,
+            Command::Pause(args) => pause::run(&ctx, args, true).await,
+            Command::Resume(args) => pause::run(&ctx, args, false).await,
             Command::ShowConfig(args) => config_cmd::show(&ctx, args).await,
             Command::EditConfig(args) => config_cmd::edit(&ctx, args).await,
             Command::Version => {

@@ -170,6 +170,7 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             _ = sigint.recv() => break Ok(()),
         };
         match cycle {
+            Ok(message) if ha.dynamic.pause => tracing::info!("PAUSE: {message}"),
             Ok(message) => tracing::info!("{message}"),
             Err(ha::CycleError::Fatal(m)) => break Err(anyhow::anyhow!(m)),
             Err(ha::CycleError::Dcs(e)) => tracing::error!("Error communicating with DCS: {e}"),

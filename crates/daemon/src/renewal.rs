@@ -69,6 +69,11 @@ pub async fn lease_guard(pg: Arc<Postgresql>, shared: Arc<Shared>) {
         if !shared.primary_running.load(Ordering::SeqCst) || shared.lock_clock().is_valid() {
             continue;
         }
+        // Maintenance mode: nothing is demoted automatically, as in Patroni (the operator
+        // asked for it); the loop keeps renewing the lock while it can.
+        if shared.snap().dynamic.pause {
+            continue;
+        }
         if !pg.is_running() {
             shared.primary_running.store(false, Ordering::SeqCst);
             continue;

@@ -8,6 +8,7 @@ pub fn decide(input: &HaInput) -> Decision {
     let cluster = input.cluster;
     let me = local.name.as_str();
     let i_hold_lock = cluster.leader_name() == Some(me);
+    let paused = input.config.pause;
 
     match &local.data_dir {
         DataDir::Empty => {
@@ -73,6 +74,19 @@ pub fn decide(input: &HaInput) -> Decision {
             message: "PostgreSQL is still starting up".into(),
             renew: i_hold_lock,
         },
+        // In maintenance mode PostgreSQL is never started (or failed over) automatically.
+        Postgres::Stopped { .. } if paused => {
+            if i_hold_lock {
+                Decision::ReleaseLock {
+                    message: "removed leader lock because postgres is not running".into(),
+                }
+            } else {
+                Decision::Wait {
+                    message: "postgres is not running".into(),
+                    renew: false,
+                }
+            }
+        }
         Postgres::Stopped { was_primary } => {
             if i_hold_lock {
                 if was_primary {
@@ -98,10 +112,21 @@ pub fn decide(input: &HaInput) -> Decision {
         }
         Postgres::Running { primary, .. } => {
             if i_hold_lock {
+                if paused && !primary {
+                    return Decision::ReleaseLock {
+                        message: "removed leader lock because postgres is not running as primary"
+                            .into(),
+                    };
+                }
                 return Decision::RenewLock;
             }
             if let Some(leader) = cluster.leader_name() {
-                return if primary {
+                return if primary && paused {
+                    Decision::Wait {
+                        message: "continue to run as primary without lock".into(),
+                        renew: false,
+                    }
+                } else if primary {
                     Decision::Follow {
                         leader: Some(leader.to_string()),
                         demote: true,
@@ -116,7 +141,20 @@ pub fn decide(input: &HaInput) -> Decision {
                     }
                 };
             }
-            // Nobody holds the lock: the leader race.
+            // Nobody holds the lock: the leader race. Paused, only a running primary (or the
+            // named candidate of a manual failover) takes the lock.
+            let named_candidate = cluster
+                .failover
+                .as_ref()
+                .and_then(|f| f.candidate.as_deref())
+                == Some(me);
+            if paused && !primary && !named_candidate {
+                return Decision::Follow {
+                    leader: None,
+                    demote: false,
+                    message: format!("no action. I am ({me})"),
+                };
+            }
             if !primary && !local.nofailover && input.peers.is_none() {
                 return Decision::PollPeers;
             }
@@ -147,10 +185,13 @@ pub fn decide(input: &HaInput) -> Decision {
 }
 
 /// What to do after trying to renew the lock we hold (ha-loop.md §3.1).
-pub fn after_renew(renewed: bool, local: &LocalState) -> Action {
+pub fn after_renew(renewed: bool, local: &LocalState, paused: bool) -> Action {
     let me = &local.name;
     let primary = local.is_running_primary();
     match (renewed, primary) {
+        (false, true) if paused => Action::NoAction(
+            "continue to run as primary after failing to update leader lock in DCS".into(),
+        ),
         (true, true) => {
             Action::NoAction(format!("no action. I am ({me}), the leader with the lock"))
         }

@@ -185,12 +185,12 @@ fn leader_renews() {
         Decision::RenewLock
     );
     assert_eq!(
-        after_renew(true, &primary()),
+        after_renew(true, &primary(), false),
         Action::NoAction("no action. I am (pg1), the leader with the lock".into())
     );
     // Holding the key as a replica (e.g. after a restart): promote once renewed.
     assert!(matches!(
-        after_renew(true, &replica(100)),
+        after_renew(true, &replica(100), false),
         Action::Promote(_)
     ));
 }
@@ -198,14 +198,14 @@ fn leader_renews() {
 #[test]
 fn leader_that_failed_to_renew_demotes() {
     assert_eq!(
-        after_renew(false, &primary()),
+        after_renew(false, &primary(), false),
         Action::Demote {
             mode: DemoteMode::ImmediateNoLock,
             message: "demoted self because failed to update leader lock in DCS".into()
         }
     );
     assert!(
-        matches!(after_renew(false, &replica(100)), Action::NoAction(m) if m.starts_with("not promoting"))
+        matches!(after_renew(false, &replica(100), false), Action::NoAction(m) if m.starts_with("not promoting"))
     );
 }
 
@@ -367,5 +367,76 @@ fn manual_failover_candidate_wins_and_others_yield() {
     assert!(matches!(
         run(&c, &other, Some(&[peer("pg1", 50)])),
         Decision::Follow { .. }
+    ));
+}
+
+fn run_paused(cluster: &Cluster, local: &LocalState, peers: Option<&[PeerStatus]>) -> Decision {
+    let (config, _) = DynamicConfig::from_value(&serde_json::json!({"pause": true}));
+    decide(&HaInput {
+        cluster,
+        config: &config,
+        local,
+        peers,
+    })
+}
+
+#[test]
+fn pause_means_no_automatic_start_stop_failover_or_demotion() {
+    let stopped = LocalState {
+        postgres: Postgres::Stopped { was_primary: true },
+        ..replica(0)
+    };
+    // A crashed primary is not restarted; its lock is released.
+    assert_eq!(
+        run_paused(&cluster(Some("pg1"), 0), &stopped, None),
+        Decision::ReleaseLock {
+            message: "removed leader lock because postgres is not running".into()
+        }
+    );
+    assert_eq!(
+        run_paused(&cluster(None, 0), &stopped, None),
+        Decision::Wait {
+            message: "postgres is not running".into(),
+            renew: false
+        }
+    );
+    // Replicas never race for a free lock.
+    assert_eq!(
+        run_paused(&cluster(None, 100), &replica(100), Some(&[])),
+        Decision::Follow {
+            leader: None,
+            demote: false,
+            message: "no action. I am (pg1)".into()
+        }
+    );
+    // ...unless named by a manual failover.
+    let mut c = cluster(None, 100);
+    c.failover = crate::cluster::Failover::parse(r#"{"member":"pg1"}"#, 3);
+    assert_eq!(
+        run_paused(&c, &replica(100), Some(&[])),
+        Decision::AcquireLock
+    );
+    // A running primary takes a free lock and is never demoted for lacking one.
+    assert_eq!(
+        run_paused(&cluster(None, 100), &primary(), None),
+        Decision::AcquireLock
+    );
+    assert_eq!(
+        run_paused(&cluster(Some("pg2"), 100), &primary(), None),
+        Decision::Wait {
+            message: "continue to run as primary without lock".into(),
+            renew: false
+        }
+    );
+    assert_eq!(
+        after_renew(false, &primary(), true),
+        Action::NoAction(
+            "continue to run as primary after failing to update leader lock in DCS".into()
+        )
+    );
+    // Holding the lock without running a primary: let it go.
+    assert!(matches!(
+        run_paused(&cluster(Some("pg1"), 100), &replica(100), None),
+        Decision::ReleaseLock { .. }
     ));
 }

@@ -283,6 +283,10 @@ impl Ha {
         if !status.in_recovery {
             return;
         }
+        // Nobody to follow (no leader yet): keep streaming from whoever we follow now.
+        if leader.is_none() {
+            return;
+        }
         let upstream = self.upstream_for(cluster, leader);
         if self.upstream.as_ref() == Some(&upstream) {
             return;

@@ -293,6 +293,9 @@ impl Ha {
     async fn dcs_unreachable(&mut self, e: DcsError) -> Result<String, CycleError> {
         tracing::error!("Error communicating with DCS: {e}");
         self.shared.snap().cluster = None;
+        if self.dynamic.pause {
+            return Ok("DCS is not accessible".into());
+        }
         if self.pg.is_running()
             && self
                 .pg
@@ -351,7 +354,7 @@ impl Ha {
                         return Ok(message);
                     }
                 }
-                let action = ha::after_renew(renewed, local);
+                let action = ha::after_renew(renewed, local, self.dynamic.pause);
                 self.act(action, cluster).await
             }
             Decision::AcquireLock => {
