@@ -6,6 +6,7 @@ mod list;
 mod output;
 mod pause;
 mod prompt;
+mod reinit;
 mod restart;
 mod switchover;
 mod yaml;
@@ -45,6 +46,8 @@ enum Command {
     Pause(pause::PauseArgs),
     /// Resume auto failover.
     Resume(pause::PauseArgs),
+    /// Reinitialize cluster member.
+    Reinit(reinit::ReinitArgs),
     /// Restart cluster member.
     Restart(restart::RestartArgs),
     /// Show cluster configuration.
@@ -72,6 +75,7 @@ fn main() {
             Command::Switchover(args) => switchover::switchover(&ctx, args).await,
             Command::Failover(args) => switchover::failover(&ctx, args).await,
             Command::Restart(args) => restart::run(&ctx, args).await,
+            Command::Reinit(args) => reinit::run(&ctx, args).await,
             Command::Pause(args) => pause::run(&ctx, args, true).await,
             Command::Resume(args) => pause::run(&ctx, args, false).await,
             Command::ShowConfig(args) => config_cmd::show(&ctx, args).await,

@@ -8,8 +8,20 @@ use std::time::{Duration, Instant};
 use patroni_test_harness::{pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster};
 
 fn patronictl(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(sibling_binary("patronictl")).arg("-c").arg(config).args(args).output().expect("patronictl");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(sibling_binary("patronictl"))
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("patronictl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,9 +33,16 @@ async fn paused_cluster_does_not_fail_over_and_resume_restores_it() {
     let config = cluster.nodes[0].config_path.clone();
 
     let (ok, out) = patronictl(&config, &["pause", "--wait"]);
-    assert!(ok && out.contains("'pause' request sent, waiting until it is recognized by all nodes") && out.ends_with("Success: cluster management is paused\n"), "{out}");
+    assert!(
+        ok && out.contains("'pause' request sent, waiting until it is recognized by all nodes")
+            && out.ends_with("Success: cluster management is paused\n"),
+        "{out}"
+    );
     let (ok, out) = patronictl(&config, &["pause"]);
-    assert!(!ok && out.contains("Error: Cluster is already paused"), "{out}");
+    assert!(
+        !ok && out.contains("Error: Cluster is already paused"),
+        "{out}"
+    );
     let (_, out) = patronictl(&config, &["list"]);
     assert!(out.ends_with(" Maintenance mode: on\n"), "{out}");
     for n in &cluster.nodes {
@@ -37,31 +56,53 @@ async fn paused_cluster_does_not_fail_over_and_resume_restores_it() {
     while Instant::now() < until {
         for (i, n) in cluster.nodes.iter().enumerate() {
             if i == leader {
-                assert!(n.postmaster_pid().is_none(), "the paused daemon restarted PostgreSQL\n{}", n.logs());
+                assert!(
+                    n.postmaster_pid().is_none(),
+                    "the paused daemon restarted PostgreSQL\n{}",
+                    n.logs()
+                );
             } else {
-                assert_ne!(n.role().await.as_deref(), Some("primary"), "a replica was promoted in pause\n{}", cluster.logs());
+                assert_ne!(
+                    n.role().await.as_deref(),
+                    Some("primary"),
+                    "a replica was promoted in pause\n{}",
+                    cluster.logs()
+                );
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let (ok, out) = patronictl(&config, &["resume", "--wait"]);
-    assert!(ok && out.ends_with("Success: cluster management is resumed\n"), "{out}");
+    assert!(
+        ok && out.ends_with("Success: cluster management is resumed\n"),
+        "{out}"
+    );
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.pg_port).collect();
     let resumed = Instant::now();
-    wait_for("a writable primary after resume", Duration::from_secs(u64::from(opts.ttl + opts.loop_wait + 10)), || {
-        let ports = ports.clone();
-        async move {
-            for port in ports {
-                if let Ok(c) = pg_connect(port).await {
-                    if c.batch_execute("CREATE TABLE IF NOT EXISTS after_resume (id int)").await.is_ok() {
-                        return Some(());
+    wait_for(
+        "a writable primary after resume",
+        Duration::from_secs(u64::from(opts.ttl + opts.loop_wait + 10)),
+        || {
+            let ports = ports.clone();
+            async move {
+                for port in ports {
+                    if let Ok(c) = pg_connect(port).await {
+                        if c.batch_execute("CREATE TABLE IF NOT EXISTS after_resume (id int)")
+                            .await
+                            .is_ok()
+                        {
+                            return Some(());
+                        }
                     }
                 }
+                None
             }
-            None
-        }
-    })
+        },
+    )
     .await;
-    println!("resume: a primary accepted writes {:?} after resume", resumed.elapsed());
+    println!(
+        "resume: a primary accepted writes {:?} after resume",
+        resumed.elapsed()
+    );
 }

@@ -109,18 +109,10 @@ impl Ha {
         let local = self.local_state().await?;
         if matches!(local.postgres, Postgres::Running { .. }) {
             self.apply_parameters(&cluster).await;
-            if let Some(message) = self.handle_requests(&cluster).await {
-                self.publish().await;
-                return Ok(message);
-            }
-        } else {
-            // Nothing to restart: answer what is queued.
-            while let Ok(request) = self.requests.try_recv() {
-                let reply = match request {
-                    Request::Restart(_, r) | Request::Schedule(_, _, r) | Request::Cancel(r) => r,
-                };
-                let _ = reply.send((503, "postgres is not running".into()));
-            }
+        }
+        if let Some(message) = self.handle_requests(&cluster).await {
+            self.publish().await;
+            return Ok(message);
         }
         let peers;
         let mut input = HaInput {

@@ -39,6 +39,8 @@ pub enum Request {
     ),
     /// Cancel the scheduled restart.
     Cancel(oneshot::Sender<(u16, String)>),
+    /// Re-clone this replica from the leader.
+    Reinitialize(oneshot::Sender<(u16, String)>),
 }
 
 /// A restart waiting for its time.
@@ -112,6 +114,25 @@ impl Ha {
                     };
                     let _ = reply.send(answer);
                 }
+                Request::Reinitialize(reply) => {
+                    let leader = cluster.leader_name().map(str::to_string);
+                    match leader {
+                        None => {
+                            let _ = reply
+                                .send((503, "Cluster has no leader, can not reinitialize".into()));
+                        }
+                        Some(l) if l == self.config.name => {
+                            let _ =
+                                reply.send((503, "I am the leader, can not reinitialize".into()));
+                        }
+                        Some(l) => {
+                            self.shared.snap().pg_state = "creating replica".into();
+                            let _ = reply.send((200, "reinitialize started".into()));
+                            self.reinitialize(cluster, &l).await;
+                            message = Some(format!("reinitialized from {l}"));
+                        }
+                    }
+                }
                 Request::Cancel(reply) => {
                     let answer = match self.scheduled_restart.take() {
                         Some(_) => (200, "scheduled restart deleted".to_string()),
@@ -134,6 +155,30 @@ impl Ha {
             }
         }
         message
+    }
+
+    /// Stops PostgreSQL at once, removes the data directory and clones it again from `leader`.
+    async fn reinitialize(&mut self, cluster: &Cluster, leader: &str) {
+        tracing::info!("reinitializing from {leader}");
+        self.shared
+            .primary_running
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(e) = self
+            .pg
+            .stop(StopMode::Immediate, Duration::from_secs(30))
+            .await
+        {
+            tracing::error!("reinitialize: cannot stop PostgreSQL: {e}");
+            return;
+        }
+        if let Err(e) = self.pg.remove_data_directory().await {
+            tracing::error!("reinitialize: {e}");
+            return;
+        }
+        self.status = None;
+        self.upstream = None;
+        self.applied = None;
+        self.clone_from(cluster, leader).await;
     }
 
     fn publish_schedule(&self) {

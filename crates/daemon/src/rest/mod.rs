@@ -324,6 +324,7 @@ impl Api {
             ("GET", "failsafe") => Response::Error(502),
             ("PATCH", "config") => self.patch_config(req).await,
             ("POST", "restart") => self.post_restart(req).await,
+            ("POST", "reinitialize") => self.post_reinitialize(req).await,
             ("DELETE", "restart") => self.ask_loop(crate::ha::Request::Cancel).await,
             ("PUT", "config") => self.put_config(req).await,
             ("POST", "switchover") => self.post_switchover(req, false).await,

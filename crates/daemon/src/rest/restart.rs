@@ -46,6 +46,25 @@ impl Api {
         }
     }
 
+    /// `POST /reinitialize` (body optional: `force`, `from_leader`; we always clone from the
+    /// leader with pg_basebackup, so both are accepted and change nothing yet).
+    pub(crate) async fn post_reinitialize(&self, req: &Request) -> Response {
+        match req.body.as_deref() {
+            None | Some([]) => {}
+            Some(b) => match serde_json::from_slice::<Value>(b) {
+                Ok(Value::Object(m)) => {
+                    for key in ["force", "from_leader"] {
+                        if m.get(key).is_some_and(|v| !v.is_boolean()) {
+                            return text(400, format!("{key} should be a boolean"));
+                        }
+                    }
+                }
+                _ => return Response::Error(400),
+            },
+        }
+        self.ask_loop(crate::ha::Request::Reinitialize).await
+    }
+
     /// `POST /restart`.
     pub(crate) async fn post_restart(&self, req: &Request) -> Response {
         let body: Map<String, Value> = match req.body.as_deref() {
