@@ -8,6 +8,7 @@ mod pause;
 mod prompt;
 mod reinit;
 mod restart;
+mod small;
 mod switchover;
 mod yaml;
 
@@ -54,8 +55,16 @@ enum Command {
     ShowConfig(config_cmd::ShowArgs),
     /// Edit cluster configuration.
     EditConfig(config_cmd::EditArgs),
+    /// Show the history of failovers/switchovers.
+    History(small::HistoryArgs),
+    /// Generate a dsn for the provided member, defaults to a dsn of the leader.
+    Dsn(small::DsnArgs),
+    /// Discard scheduled events.
+    Flush(small::FlushArgs),
+    /// Remove cluster from DCS.
+    Remove(small::RemoveArgs),
     /// Output version of patronictl command or a running Patroni instance.
-    Version,
+    Version(small::VersionArgs),
 }
 
 fn main() {
@@ -80,13 +89,11 @@ fn main() {
             Command::Resume(args) => pause::run(&ctx, args, false).await,
             Command::ShowConfig(args) => config_cmd::show(&ctx, args).await,
             Command::EditConfig(args) => config_cmd::edit(&ctx, args).await,
-            Command::Version => {
-                println!(
-                    "patronictl version 4.1.4 (patroni-rs {})",
-                    env!("CARGO_PKG_VERSION")
-                );
-                Ok(())
-            }
+            Command::History(args) => small::history(&ctx, args).await,
+            Command::Dsn(args) => small::dsn(&ctx, args).await,
+            Command::Flush(args) => small::flush(&ctx, args).await,
+            Command::Remove(args) => small::remove(&ctx, args).await,
+            Command::Version(args) => small::version(&ctx, args).await,
         }
     });
     if let Err(e) = result {

@@ -379,4 +379,21 @@ async fn bad_requests_are_refused_and_upstream_patronictl_switches_over() {
         "{out}"
     );
     assert_eq!(cluster.primaries().await, vec![leader]);
+
+    // With the leader's PostgreSQL stopped by hand, a failover to a named candidate works.
+    if let Some(pid) = cluster.nodes[leader].postmaster_pid() {
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    }
+    let (ok, out) = patronictl(
+        &cluster.nodes[0].config_path,
+        &["failover", "--candidate", &name(other), "--force"],
+    );
+    assert!(
+        ok && out.contains(&format!("Successfully failed over to \"{}\"", name(other))),
+        "{out}\n{}",
+        cluster.logs()
+    );
+    assert_eq!(cluster.primaries().await, vec![other]);
 }
