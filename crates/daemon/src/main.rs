@@ -174,6 +174,9 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             Ok(message) => tracing::info!("{message}"),
             Err(ha::CycleError::Fatal(m)) => break Err(anyhow::anyhow!(m)),
             Err(ha::CycleError::Dcs(e)) => tracing::error!("Error communicating with DCS: {e}"),
+            Err(ha::CycleError::Postgres) => {
+                tracing::info!("Error communicating with PostgreSQL. Will try again later")
+            }
         }
         if let Err(e) = pg.save_dynamic_config(&ha.dynamic).await {
             tracing::debug!("cannot save patroni.dynamic.json: {e}");

@@ -74,6 +74,8 @@ pub struct Snapshot {
     pub pending_restart: Vec<(String, String, String)>,
     /// The scheduled restart, if any.
     pub scheduled_restart: Option<crate::ha::ScheduledRestart>,
+    /// The PostgreSQL status the loop read last, and when.
+    pub pg_status: Option<(patroni_postgres::PgStatus, Instant)>,
 }
 
 /// Shared between tasks.
@@ -106,6 +108,7 @@ impl Shared {
                 busy: false,
                 pending_restart: Vec::new(),
                 scheduled_restart: None,
+                pg_status: None,
             }),
             primary_running: std::sync::atomic::AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),

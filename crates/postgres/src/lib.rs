@@ -49,6 +49,18 @@ pub enum PgError {
     Other(String),
 }
 
+impl PgError {
+    /// PostgreSQL answered "the database system is starting up" (SQLSTATE 57P03).
+    pub fn is_starting_up(&self) -> bool {
+        match self {
+            PgError::Sql(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW)
+            }
+            _ => false,
+        }
+    }
+}
+
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PgError + '_ {
     move |source| PgError::Io {
         path: path.display().to_string(),

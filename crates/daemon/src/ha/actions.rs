@@ -164,6 +164,10 @@ impl Ha {
             Ok(()) => {
                 self.set_pg_state("running");
                 self.upstream = Some(upstream);
+                if let Ok(st) = self.pg.status().await {
+                    self.shared.snap().pg_status = Some((st.clone(), std::time::Instant::now()));
+                    self.status = Some(st);
+                }
             }
             Err(e) => {
                 tracing::error!("failed to start postgres: {e}");

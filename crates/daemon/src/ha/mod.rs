@@ -35,6 +35,8 @@ pub enum CycleError {
     Dcs(DcsError),
     /// A configuration or data problem that must stop the daemon.
     Fatal(String),
+    /// The local PostgreSQL did not answer a query; nothing was changed.
+    Postgres,
 }
 
 /// The HA loop's own state between cycles.
@@ -184,6 +186,7 @@ impl Ha {
         let postgres = if self.pg.is_running() {
             match self.pg.status().await {
                 Ok(st) => {
+                    self.shared.snap().pg_status = Some((st.clone(), Instant::now()));
                     let p = Postgres::Running {
                         primary: !st.in_recovery,
                         timeline: st.timeline,
@@ -192,10 +195,14 @@ impl Ha {
                     self.status = Some(st);
                     p
                 }
-                Err(e) => {
+                Err(e) if e.is_starting_up() => Postgres::Starting,
+                Err(e) if self.pg.is_running() => {
+                    // A failed query says nothing about PostgreSQL's role: change nothing and
+                    // try again next cycle, as upstream does.
                     tracing::warn!("Error communicating with PostgreSQL: {e}");
-                    Postgres::Starting
+                    return Err(CycleError::Postgres);
                 }
+                Err(_) => Postgres::Stopped { was_primary: false },
             }
         } else {
             self.shared.primary_running.store(false, Ordering::SeqCst);

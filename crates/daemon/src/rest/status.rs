@@ -37,10 +37,27 @@ impl Api {
         if matches!(pg_state.as_str(), "running" | "starting" | "restarting")
             && self.pg.is_running()
         {
-            status = self.pg.status().await.ok();
+            status = match self.pg.status().await {
+                Ok(st) => Some(st),
+                Err(e) => {
+                    tracing::warn!("REST API status query failed: {e}");
+                    None
+                }
+            };
             if status.is_none() && retry {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 status = self.pg.status().await.ok();
+            }
+            if status.is_none() {
+                // One failed query (a busy host, a statement timeout) must not make a healthy
+                // node flap in the load balancer: use what the HA loop read in its last cycle.
+                let s = self.shared.snap();
+                let max_age = Duration::from_secs(2 * u64::from(s.dynamic.timing.loop_wait) + 1);
+                status = s
+                    .pg_status
+                    .as_ref()
+                    .filter(|(_, at)| at.elapsed() < max_age)
+                    .map(|(st, _)| st.clone());
             }
         }
         match &status {

@@ -1,0 +1,173 @@
+//! Interop, the other direction (issue 3 acceptance 8): Patroni 3.0.2's patronictl switches
+//! our cluster over and edits its configuration; our patronictl lists and switches over a
+//! cluster of Patroni 4.1 daemons (run from the same YAML our daemons use).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use patroni_test_harness::{sibling_binary, wait_for, NodeOptions, TestCluster};
+use serde_json::Value;
+
+fn run(program: &str, config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("patronictl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn reference(var: &str, default: &str) -> String {
+    let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
+    assert!(
+        Path::new(&path).exists(),
+        "{path} is missing: run ci/setup.sh (or set {var})"
+    );
+    path
+}
+
+/// (Member, Role, TL) of `list -f json`.
+fn roles(program: &str, config: &Path) -> Vec<(String, String, i64)> {
+    let (ok, out) = run(program, config, &["list", "-f", "json"]);
+    assert!(ok, "{out}");
+    let list: Vec<Value> = serde_json::from_str(out.trim()).unwrap_or_default();
+    let mut rows: Vec<_> = list
+        .iter()
+        .map(|r| {
+            (
+                r["Member"].as_str().unwrap_or("").to_string(),
+                r["Role"].as_str().unwrap_or("").to_string(),
+                r["TL"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
+    let ctl30 = reference("PATRONICTL_30", "/usr/bin/patronictl");
+    let mut cluster = TestCluster::new(
+        Path::new(env!("CARGO_BIN_EXE_patroni")),
+        2,
+        &NodeOptions::default(),
+    );
+    cluster.start_all();
+    let leader = cluster.wait_healthy(1, Duration::from_secs(40)).await;
+    let other = 1 - leader;
+    let config = cluster.nodes[0].config_path.clone();
+    let (ok, out) = run(
+        &ctl30,
+        &config,
+        &[
+            "switchover",
+            "--master",
+            &cluster.nodes[leader].name,
+            "--candidate",
+            &cluster.nodes[other].name,
+            "--force",
+        ],
+    );
+    assert!(
+        ok && out.contains(&format!(
+            "Successfully switched over to \"{}\"",
+            cluster.nodes[other].name
+        )),
+        "{out}"
+    );
+    assert_eq!(cluster.primaries().await, vec![other]);
+    let (ok, out) = run(
+        &ctl30,
+        &config,
+        &[
+            "edit-config",
+            "-s",
+            "maximum_lag_on_failover=2097152",
+            "--force",
+        ],
+    );
+    assert!(ok && out.contains("Configuration changed"), "{out}");
+    let (_, shown) = run(
+        &sibling_binary("patronictl").display().to_string(),
+        &config,
+        &["show-config"],
+    );
+    assert!(
+        shown.contains("maximum_lag_on_failover: 2097152\n"),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_patronictl_lists_and_switches_over_upstream_daemons() {
+    let upstream = reference("PATRONI_41", "/opt/patroni-rs-venv/bin/patroni");
+    let ctl41 = reference("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
+    let ours = sibling_binary("patronictl").display().to_string();
+    let cluster = {
+        let mut c = TestCluster::new(Path::new(&upstream), 3, &NodeOptions::default());
+        c.start_all();
+        c
+    };
+    let config = cluster.nodes[0].config_path.clone();
+    let leader = wait_for(
+        "an upstream cluster with a leader and two streaming replicas",
+        Duration::from_secs(90),
+        || async {
+            let (ok, out) = run(&ctl41, &config, &["list", "-f", "json"]);
+            if !ok {
+                return None;
+            }
+            let list: Vec<Value> = serde_json::from_str(out.trim()).ok()?;
+            let leader = list.iter().find(|r| r["Role"] == "Leader")?["Member"]
+                .as_str()?
+                .to_string();
+            (list.iter().filter(|r| r["State"] == "streaming").count() == 2).then_some(leader)
+        },
+    )
+    .await;
+    assert_eq!(
+        roles(&ours, &config),
+        roles(&ctl41, &config),
+        "our list of an upstream cluster"
+    );
+    let candidate = cluster
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .find(|n| *n != leader)
+        .expect("candidate");
+    let (ok, out) = run(
+        &ours,
+        &config,
+        &[
+            "switchover",
+            "--leader",
+            &leader,
+            "--candidate",
+            &candidate,
+            "--force",
+        ],
+    );
+    assert!(
+        ok && out.contains(&format!("Successfully switched over to \"{candidate}\"")),
+        "{out}\n{}",
+        cluster.logs()
+    );
+    let after = roles(&ours, &config);
+    assert!(
+        after
+            .iter()
+            .any(|(m, r, _)| *m == candidate && r == "Leader"),
+        "{after:?}"
+    );
+}
