@@ -19,9 +19,12 @@ for svc in etcd patroni postgresql haproxy; do
     systemctl stop "$svc" >/dev/null 2>&1 || true
 done
 
+# Debian's python, not a per-user one: the tests run upstream's daemon as `postgres`, which
+# must be able to read the interpreter the venv points at.
 VENV=${PATRONI_VENV:-/opt/patroni-rs-venv}
-if [ ! -x "$VENV/bin/patronictl" ]; then
+if [ ! -x "$VENV/bin/patronictl" ] || [ "$(readlink -f "$VENV/bin/python3")" != "$(readlink -f /usr/bin/python3)" ]; then
     echo "ci/setup.sh: installing Patroni 4.1 from PyPI into $VENV"
-    python3 -m venv "$VENV"
+    rm -rf "$VENV"
+    /usr/bin/python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q 'patroni[etcd3,psycopg3]>=4.1,<4.2' psycopg-binary
 fi
