@@ -6,6 +6,7 @@ mod list;
 mod output;
 mod pause;
 mod prompt;
+mod query;
 mod reinit;
 mod restart;
 mod small;
@@ -61,6 +62,8 @@ enum Command {
     Dsn(small::DsnArgs),
     /// Discard scheduled events.
     Flush(small::FlushArgs),
+    /// Query a Patroni PostgreSQL member.
+    Query(query::QueryArgs),
     /// Remove cluster from DCS.
     Remove(small::RemoveArgs),
     /// Output version of patronictl command or a running Patroni instance.
@@ -92,6 +95,7 @@ fn main() {
             Command::History(args) => small::history(&ctx, args).await,
             Command::Dsn(args) => small::dsn(&ctx, args).await,
             Command::Flush(args) => small::flush(&ctx, args).await,
+            Command::Query(args) => query::run(&ctx, args).await,
             Command::Remove(args) => small::remove(&ctx, args).await,
             Command::Version(args) => small::version(&ctx, args).await,
         }

@@ -86,6 +86,49 @@ async fn patronictl_commands() {
         "{out}"
     );
 
+    let out = Command::new(sibling_binary("patronictl"))
+        .arg("-c")
+        .arg(&config)
+        .args([
+            "query",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT 1 AS one, pg_is_in_recovery() AS standby",
+        ])
+        .env("PGPASSWORD", "zalando")
+        .output()
+        .expect("query");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "one\tstandby\n1\tf\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(sibling_binary("patronictl"))
+        .arg("-c")
+        .arg(&config)
+        .args([
+            "query",
+            "-r",
+            "replica",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT pg_is_in_recovery()",
+        ])
+        .env("PGPASSWORD", "zalando")
+        .output()
+        .expect("query");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pg_is_in_recovery\nt\n"
+    );
+
     let (ok, out) = patronictl(&config, &["version", "batman"]);
     assert!(
         ok && out.contains(&format!("{}: Patroni 4.1.4 PostgreSQL 15.", name(leader))),

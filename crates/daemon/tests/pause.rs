@@ -51,6 +51,11 @@ async fn paused_cluster_does_not_fail_over_and_resume_restores_it() {
 
     // Kill the primary's postmaster: for ttl + 3 loops nobody promotes and nobody restarts it.
     cluster.nodes[leader].kill_postmaster();
+    let killed = &cluster.nodes[leader];
+    wait_for("the postmaster to die", Duration::from_secs(5), || async {
+        killed.postmaster_pid().is_none().then_some(())
+    })
+    .await;
     let window = Duration::from_secs(u64::from(opts.ttl + 3 * opts.loop_wait));
     let until = Instant::now() + window;
     while Instant::now() < until {

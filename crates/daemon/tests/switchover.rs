@@ -397,3 +397,50 @@ async fn bad_requests_are_refused_and_upstream_patronictl_switches_over() {
     );
     assert_eq!(cluster.primaries().await, vec![other]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_switchover_happens_at_its_time() {
+    let mut cluster = TestCluster::new(binary(), 2, &NodeOptions::default());
+    cluster.start_all();
+    let leader = cluster.wait_healthy(1, Duration::from_secs(40)).await;
+    let other = 1 - leader;
+    let at_text = (chrono::Utc::now() + chrono::Duration::seconds(8))
+        .format("%Y-%m-%dT%H:%M:%S+00:00")
+        .to_string();
+    // The schedule as sent, whole seconds.
+    let at = chrono::DateTime::parse_from_rfc3339(&at_text)
+        .expect("timestamp")
+        .with_timezone(&chrono::Utc);
+    let (ok, out) = patronictl(
+        &cluster.nodes[0].config_path,
+        &[
+            "switchover",
+            "--leader",
+            &cluster.nodes[leader].name,
+            "--candidate",
+            &cluster.nodes[other].name,
+            "--scheduled",
+            &at_text,
+            "--force",
+        ],
+    );
+    assert!(ok && out.contains("Switchover scheduled"), "{out}");
+    let new_leader = wait_for(
+        "the scheduled switchover",
+        Duration::from_secs(30),
+        || async {
+            let p = cluster.primaries().await;
+            (p == vec![other]).then_some(chrono::Utc::now())
+        },
+    )
+    .await;
+    let early = (at - new_leader).num_milliseconds();
+    println!(
+        "scheduled switchover: new leader {} ms after the scheduled time",
+        -early
+    );
+    assert!(
+        early <= 0,
+        "the switchover happened {early} ms before its time"
+    );
+}

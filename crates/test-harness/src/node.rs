@@ -200,7 +200,12 @@ tags:
     pub fn postmaster_pid(&self) -> Option<i32> {
         let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
         let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-        kill(Pid::from_raw(pid), None).is_ok().then_some(pid)
+        // A killed postmaster stays a zombie until its parent reaps it: not running.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())?;
+        (state != 'Z' && state != 'X').then_some(pid)
     }
 
     /// `kill -9` of the daemon (PostgreSQL keeps running).
