@@ -7,24 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use patroni_test_harness::{http_request, sibling_binary, wait_for, NodeOptions, TestCluster};
-
-fn patronictl(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(sibling_binary("patronictl"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("patronictl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use patroni_test_harness::{
+    http_request, patronictl, sibling_binary, wait_for, NodeOptions, TestCluster,
+};
 
 /// Runs patronictl on a pseudo-terminal, typing `input`; returns what the terminal showed.
 fn on_terminal(config: &Path, args: &str, input: &str) -> String {

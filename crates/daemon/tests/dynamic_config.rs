@@ -3,29 +3,12 @@
 //! parameters reported as pending restart.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use patroni_test_harness::{
-    http_get, http_request, pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster,
+    http_get, http_request, patronictl, pg_connect, reference_program, run_patronictl, wait_for,
+    NodeOptions, TestCluster,
 };
-
-fn patronictl(program: &Path, config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program)
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("patronictl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_changes_reach_every_member() {
@@ -33,21 +16,16 @@ async fn configuration_changes_reach_every_member() {
     let mut cluster = TestCluster::new(Path::new(env!("CARGO_BIN_EXE_patroni")), 3, &opts);
     cluster.start_all();
     let leader = cluster.wait_healthy(2, Duration::from_secs(40)).await;
-    let ours = sibling_binary("patronictl");
     let config = cluster.nodes[0].config_path.clone();
 
-    let (ok, out) = patronictl(&ours, &config, &["show-config"]);
+    let (ok, out) = patronictl(&config, &["show-config"]);
     assert!(ok, "{out}");
     assert_eq!(
         out,
         "loop_wait: 2\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    wal_keep_size: 128MB\n  use_pg_rewind: true\n  use_slots: true\nretry_timeout: 5\nttl: 20\n\n"
     );
 
-    let (ok, out) = patronictl(
-        &ours,
-        &config,
-        &["edit-config", "-p", "work_mem=16MB", "--force"],
-    );
+    let (ok, out) = patronictl(&config, &["edit-config", "-p", "work_mem=16MB", "--force"]);
     let changed = Instant::now();
     assert!(
         ok && out.contains("--- \n+++ \n")
@@ -72,15 +50,10 @@ async fn configuration_changes_reach_every_member() {
         "work_mem reached every member {:?} after edit-config",
         changed.elapsed()
     );
-    let (ok, out) = patronictl(
-        &ours,
-        &config,
-        &["edit-config", "-p", "work_mem=16MB", "--force"],
-    );
+    let (ok, out) = patronictl(&config, &["edit-config", "-p", "work_mem=16MB", "--force"]);
     assert!(ok && out == "Not changed\n", "{out}");
 
     let (ok, out) = patronictl(
-        &ours,
         &config,
         &["edit-config", "-p", "max_connections=200", "--force"],
     );
@@ -99,15 +72,14 @@ async fn configuration_changes_reach_every_member() {
         })
         .await;
     }
-    let ours_for_list = ours.clone();
     let config_for_list = config.clone();
     wait_for(
         "list to show the pending restarts",
         Duration::from_secs(10),
         || {
-            let (ours, config) = (ours_for_list.clone(), config_for_list.clone());
+            let config = config_for_list.clone();
             async move {
-                let (_, out) = patronictl(&ours, &config, &["list"]);
+                let (_, out) = patronictl(&config, &["list"]);
                 (out.contains("| Pending restart | Pending restart reason")
                     && out
                         .matches("| *               | max_connections: 100->200 |")
@@ -120,11 +92,7 @@ async fn configuration_changes_reach_every_member() {
     .await;
 
     // restart --pending restarts every member, replicas before the primary.
-    let (ok, out) = patronictl(
-        &ours,
-        &config,
-        &["restart", "batman", "--pending", "--force"],
-    );
+    let (ok, out) = patronictl(&config, &["restart", "batman", "--pending", "--force"]);
     let lines: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with("Success: restart on member "))
@@ -258,14 +226,13 @@ async fn configuration_changes_reach_every_member() {
     assert_eq!(code, 200, "{echoed}");
 
     // Patroni 4.1's patronictl edits our configuration.
-    let ctl41 = std::env::var("PATRONICTL_41")
-        .unwrap_or_else(|_| "/opt/patroni-rs-venv/bin/patronictl".into());
-    let (ok, out) = patronictl(
+    let ctl41 = reference_program("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
+    let (ok, out) = run_patronictl(
         Path::new(&ctl41),
         &config,
         &["edit-config", "-s", "max_timelines_history=7", "--force"],
     );
     assert!(ok && out.contains("Configuration changed"), "{out}");
-    let (ok, out) = patronictl(&ours, &config, &["show-config"]);
+    let (ok, out) = patronictl(&config, &["show-config"]);
     assert!(ok && out.contains("max_timelines_history: 7\n"), "{out}");
 }

@@ -10,17 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use patroni_test_harness::{sibling_binary, wait_for, NodeOptions, TestCluster};
+use patroni_test_harness::{reference_program, sibling_binary, wait_for, NodeOptions, TestCluster};
 use serde_json::Value;
-
-fn reference(var: &str, default: &str) -> String {
-    let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
-    assert!(
-        Path::new(&path).exists(),
-        "{path} is missing: run ci/setup.sh (or set {var})"
-    );
-    path
-}
 
 /// (Member, Role, State, TL) rows of `patronictl list -f json`.
 fn rows(program: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String, String, i64)> {
@@ -56,8 +47,8 @@ fn rows(program: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_patronictl_lists_our_cluster() {
-    let ctl41 = reference("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
-    let ctl30 = reference("PATRONICTL_30", "/usr/bin/patronictl");
+    let ctl41 = reference_program("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
+    let ctl30 = reference_program("PATRONICTL_30", "/usr/bin/patronictl");
     let ours = sibling_binary("patronictl");
     assert!(
         ours.exists(),

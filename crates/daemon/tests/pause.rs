@@ -2,27 +2,9 @@
 //! failed over nor restarted; `resume --wait` brings automatic failover back.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use patroni_test_harness::{pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster};
-
-fn patronictl(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(sibling_binary("patronictl"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("patronictl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use patroni_test_harness::{patronictl, pg_connect, wait_for, NodeOptions, TestCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_cluster_does_not_fail_over_and_resume_restores_it() {

@@ -7,28 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patroni_test_harness::{
-    http_request, pg_connect, sibling_binary, wait_for, NodeOptions, TestCluster,
+    http_request, patronictl, pg_connect, wait_for, NodeOptions, TestCluster,
 };
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_patroni"))
-}
-
-fn patronictl(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(sibling_binary("patronictl"))
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("patronictl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// A writer inserting one row every 20 ms into whichever node takes it; returns the ids

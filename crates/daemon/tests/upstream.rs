@@ -3,41 +3,17 @@
 //! cluster of Patroni 4.1 daemons (run from the same YAML our daemons use).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use patroni_test_harness::{sibling_binary, wait_for, NodeOptions, TestCluster};
+use patroni_test_harness::{
+    patronictl, reference_program, run_patronictl, sibling_binary, wait_for, NodeOptions,
+    TestCluster,
+};
 use serde_json::Value;
-
-fn run(program: &str, config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program)
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("patronictl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-fn reference(var: &str, default: &str) -> String {
-    let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
-    assert!(
-        Path::new(&path).exists(),
-        "{path} is missing: run ci/setup.sh (or set {var})"
-    );
-    path
-}
 
 /// (Member, Role, TL) of `list -f json`.
 fn roles(program: &str, config: &Path) -> Vec<(String, String, i64)> {
-    let (ok, out) = run(program, config, &["list", "-f", "json"]);
+    let (ok, out) = run_patronictl(Path::new(program), config, &["list", "-f", "json"]);
     assert!(ok, "{out}");
     let list: Vec<Value> = serde_json::from_str(out.trim()).unwrap_or_default();
     let mut rows: Vec<_> = list
@@ -56,7 +32,7 @@ fn roles(program: &str, config: &Path) -> Vec<(String, String, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
-    let ctl30 = reference("PATRONICTL_30", "/usr/bin/patronictl");
+    let ctl30 = reference_program("PATRONICTL_30", "/usr/bin/patronictl");
     let mut cluster = TestCluster::new(
         Path::new(env!("CARGO_BIN_EXE_patroni")),
         2,
@@ -66,8 +42,8 @@ async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
     let leader = cluster.wait_healthy(1, Duration::from_secs(40)).await;
     let other = 1 - leader;
     let config = cluster.nodes[0].config_path.clone();
-    let (ok, out) = run(
-        &ctl30,
+    let (ok, out) = run_patronictl(
+        Path::new(&ctl30),
         &config,
         &[
             "switchover",
@@ -86,8 +62,8 @@ async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
         "{out}"
     );
     assert_eq!(cluster.primaries().await, vec![other]);
-    let (ok, out) = run(
-        &ctl30,
+    let (ok, out) = run_patronictl(
+        Path::new(&ctl30),
         &config,
         &[
             "edit-config",
@@ -97,11 +73,7 @@ async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
         ],
     );
     assert!(ok && out.contains("Configuration changed"), "{out}");
-    let (_, shown) = run(
-        &sibling_binary("patronictl").display().to_string(),
-        &config,
-        &["show-config"],
-    );
+    let (_, shown) = patronictl(&config, &["show-config"]);
     assert!(
         shown.contains("maximum_lag_on_failover: 2097152\n"),
         "{shown}"
@@ -110,8 +82,8 @@ async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_patronictl_lists_and_switches_over_upstream_daemons() {
-    let upstream = reference("PATRONI_41", "/opt/patroni-rs-venv/bin/patroni");
-    let ctl41 = reference("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
+    let upstream = reference_program("PATRONI_41", "/opt/patroni-rs-venv/bin/patroni");
+    let ctl41 = reference_program("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
     let ours = sibling_binary("patronictl").display().to_string();
     let cluster = {
         let mut c = TestCluster::new(Path::new(&upstream), 3, &NodeOptions::default());
@@ -123,7 +95,7 @@ async fn our_patronictl_lists_and_switches_over_upstream_daemons() {
         "an upstream cluster with a leader and two streaming replicas",
         Duration::from_secs(90),
         || async {
-            let (ok, out) = run(&ctl41, &config, &["list", "-f", "json"]);
+            let (ok, out) = run_patronictl(Path::new(&ctl41), &config, &["list", "-f", "json"]);
             if !ok {
                 return None;
             }
@@ -146,8 +118,8 @@ async fn our_patronictl_lists_and_switches_over_upstream_daemons() {
         .map(|n| n.name.clone())
         .find(|n| *n != leader)
         .expect("candidate");
-    let (ok, out) = run(
-        &ours,
+    let (ok, out) = run_patronictl(
+        Path::new(&ours),
         &config,
         &[
             "switchover",

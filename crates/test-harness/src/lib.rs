@@ -5,10 +5,12 @@
 //! Nothing here sleeps to synchronise: [`wait_for`] polls a condition until a deadline.
 
 mod cluster;
+mod ctl;
 mod etcd;
 mod node;
 
 pub use cluster::TestCluster;
+pub use ctl::{patronictl, reference_program, run_patronictl};
 pub use etcd::Etcd;
 pub use node::{Node, NodeOptions};
 
