@@ -79,6 +79,18 @@ impl Member {
         self.str_field("api_url")
     }
 
+    /// The URL of another endpoint of this member's REST API (`/restart`, `/config`, ...),
+    /// built by replacing the path of `api_url`, as Patroni does.
+    pub fn endpoint(&self, path: &str) -> Option<String> {
+        let api = self.api_url()?;
+        let scheme_end = api.find("://").map(|i| i + 3).unwrap_or(0);
+        let base = match api[scheme_end..].find('/') {
+            Some(i) => &api[..scheme_end + i],
+            None => api,
+        };
+        Some(format!("{base}{path}"))
+    }
+
     /// PostgreSQL state (`running`, `stopped`, ...).
     pub fn state(&self) -> &str {
         self.str_field("state").unwrap_or("")

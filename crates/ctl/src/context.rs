@@ -48,6 +48,20 @@ impl Context {
         patroni_rest_client::basic_auth(self.config.rest_client_credentials())
     }
 
+    /// The cluster named on the command line (default: the configured scope), its DCS client
+    /// and one read of it.
+    pub async fn read_cluster(
+        &self,
+        name: Option<&str>,
+    ) -> anyhow::Result<(String, Arc<dyn Dcs>, patroni_core::cluster::Cluster)> {
+        let scope = name
+            .map(str::to_string)
+            .unwrap_or_else(|| self.config.scope.clone());
+        let dcs = self.dcs(&scope).await?;
+        let cluster = dcs.get_cluster().await?;
+        Ok((scope, dcs, cluster))
+    }
+
     /// Connects to the DCS for cluster `scope` (read-only use: no lease is created).
     pub async fn dcs(&self, scope: &str) -> anyhow::Result<Arc<dyn Dcs>> {
         let mut config = self.config.clone();

@@ -33,11 +33,7 @@ fn is_paused(cluster: &Cluster) -> bool {
 
 /// `pause` (`pause == true`) or `resume`.
 pub async fn run(ctx: &Context, args: PauseArgs, pause: bool) -> anyhow::Result<()> {
-    let scope = args
-        .cluster_name
-        .unwrap_or_else(|| ctx.config.scope.clone());
-    let dcs = ctx.dcs(&scope).await?;
-    let cluster = dcs.get_cluster().await?;
+    let (_, dcs, cluster) = ctx.read_cluster(args.cluster_name.as_deref()).await?;
     match (pause, is_paused(&cluster)) {
         (true, true) => bail!("Cluster is already paused"),
         (false, false) => bail!("Cluster is not paused"),
@@ -56,10 +52,7 @@ pub async fn run(ctx: &Context, args: PauseArgs, pause: bool) -> anyhow::Result<
     members.sort_by_key(|m| Some(m.name.as_str()) != cluster.leader_name());
     let mut sent = false;
     for m in members {
-        let url = m
-            .api_url()
-            .unwrap_or_default()
-            .replace("/patroni", "/config");
+        let url = m.endpoint("/config").unwrap_or_default();
         match patroni_rest_client::call(
             "PATCH",
             &url,

@@ -72,7 +72,12 @@ pub async fn run(ctx: &Context, args: ReinitArgs) -> anyhow::Result<()> {
         let Some(api) = cluster.member(name).and_then(|m| m.api_url()) else {
             continue;
         };
-        let url = api.replace("/patroni", "/reinitialize");
+        let Some(url) = cluster
+            .member(name)
+            .and_then(|m| m.endpoint("/reinitialize"))
+        else {
+            continue;
+        };
         match patroni_rest_client::call(
             "POST",
             &url,

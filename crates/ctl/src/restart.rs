@@ -158,10 +158,9 @@ pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
     let leader = cluster.leader_name().map(str::to_string);
     members.sort_by_key(|m| Some(m) == leader.as_ref());
     for name in members {
-        let Some(api) = cluster.member(&name).and_then(|m| m.api_url()) else {
+        let Some(url) = cluster.member(&name).and_then(|m| m.endpoint("/restart")) else {
             continue;
         };
-        let url = api.replace("/patroni", "/restart");
         match patroni_rest_client::call(
             "POST",
             &url,

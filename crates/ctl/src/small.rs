@@ -168,10 +168,7 @@ pub async fn flush(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
                     println!("No scheduled restart for member {name}");
                     continue;
                 }
-                let url = m
-                    .api_url()
-                    .unwrap_or_default()
-                    .replace("/patroni", "/restart");
+                let url = m.endpoint("/restart").unwrap_or_default();
                 match patroni_rest_client::call("DELETE", &url, None, Duration::from_secs(10), auth.as_deref()).await {
                     Ok((200, _)) => println!("Success: flush scheduled restart for member {name}"),
                     Ok((code, text)) => println!("Failed: flush scheduled restart for member {name}, status code={code}, ({text})"),
@@ -195,10 +192,7 @@ pub async fn flush(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
                 .collect();
             members.sort_by_key(|m| Some(m.name.as_str()) != cluster.leader_name());
             for m in members {
-                let url = m
-                    .api_url()
-                    .unwrap_or_default()
-                    .replace("/patroni", "/switchover");
+                let url = m.endpoint("/switchover").unwrap_or_default();
                 match patroni_rest_client::call(
                     "DELETE",
                     &url,

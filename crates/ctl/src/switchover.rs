@@ -72,12 +72,7 @@ fn candidates(cluster: &Cluster, leader: &str) -> Vec<String> {
 
 /// `switchover`.
 pub async fn switchover(ctx: &Context, args: SwitchoverArgs) -> anyhow::Result<()> {
-    let scope = args
-        .cluster_name
-        .clone()
-        .unwrap_or_else(|| ctx.config.scope.clone());
-    let dcs = ctx.dcs(&scope).await?;
-    let cluster = dcs.get_cluster().await?;
+    let (scope, dcs, cluster) = ctx.read_cluster(args.cluster_name.as_deref()).await?;
     println!("Current cluster topology");
     print_topology(&scope, &cluster).await;
     let Some(current) = cluster.leader_name().map(str::to_string) else {
@@ -169,12 +164,7 @@ pub async fn switchover(ctx: &Context, args: SwitchoverArgs) -> anyhow::Result<(
 
 /// `failover`.
 pub async fn failover(ctx: &Context, args: FailoverArgs) -> anyhow::Result<()> {
-    let scope = args
-        .cluster_name
-        .clone()
-        .unwrap_or_else(|| ctx.config.scope.clone());
-    let dcs = ctx.dcs(&scope).await?;
-    let cluster = dcs.get_cluster().await?;
+    let (scope, dcs, cluster) = ctx.read_cluster(args.cluster_name.as_deref()).await?;
     println!("Current cluster topology");
     print_topology(&scope, &cluster).await;
     let leader = cluster.leader_name().map(str::to_string);
@@ -258,10 +248,12 @@ async fn post(
     action: &str,
     body: &Value,
 ) -> anyhow::Result<()> {
-    let Some(api) = cluster.member(member).and_then(|m| m.api_url()) else {
+    let Some(url) = cluster
+        .member(member)
+        .and_then(|m| m.endpoint(&format!("/{action}")))
+    else {
         bail!("Member {member} has no REST API url")
     };
-    let url = api.replace("/patroni", &format!("/{action}"));
     let auth = ctx.rest_auth();
     let text = body.to_string();
     match patroni_rest_client::call(

@@ -108,8 +108,10 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             }
         }
     };
-    if let Some(api) = cluster.member(&config.name).and_then(|m| m.api_url()) {
-        let liveness = api.replace("/patroni", "/liveness");
+    if let Some(liveness) = cluster
+        .member(&config.name)
+        .and_then(|m| m.endpoint("/liveness"))
+    {
         if patroni_rest_client::get_json(&liveness, Duration::from_secs(3), None)
             .await
             .is_ok()
