@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{wait_for, Etcd, Node, NodeOptions, TempDir};
+use crate::{Etcd, Node, NodeOptions, TempDir};
 
 /// etcd plus nodes; everything stops when dropped.
 pub struct TestCluster {
@@ -57,28 +57,34 @@ impl TestCluster {
     }
 
     /// Waits until exactly one primary and `replicas` streaming replicas; returns the leader.
+    /// On timeout the test fails with every node's log.
     pub async fn wait_healthy(&self, replicas: usize, timeout: Duration) -> usize {
-        wait_for(
-            &format!("one leader and {replicas} streaming replicas"),
-            timeout,
-            || async {
-                let primaries = self.primaries().await;
-                if primaries.len() != 1 {
-                    return None;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(leader) = self.healthy(replicas).await {
+                return leader;
+            }
+            if std::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for one leader and {replicas} streaming replicas\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn healthy(&self, replicas: usize) -> Option<usize> {
+        let primaries = self.primaries().await;
+        if primaries.len() != 1 {
+            return None;
+        }
+        let mut streaming = 0;
+        for n in &self.nodes {
+            if let Some(s) = n.status().await {
+                if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming") {
+                    streaming += 1;
                 }
-                let mut streaming = 0;
-                for n in &self.nodes {
-                    if let Some(s) = n.status().await {
-                        if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming")
-                        {
-                            streaming += 1;
-                        }
-                    }
-                }
-                (streaming == replicas).then_some(primaries[0])
-            },
-        )
-        .await
+            }
+        }
+        (streaming == replicas).then_some(primaries[0])
     }
 
     /// Every node's log, for a failing assertion.

@@ -20,11 +20,21 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A port nobody listens on right now (the OS picks it; we release it for the child).
+/// Never the same port twice in one test process: a released port can be picked again
+/// before the child that was meant to have it binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free loopback port");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or fails the test after `timeout`
