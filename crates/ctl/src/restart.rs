@@ -30,7 +30,8 @@ pub enum Role {
 }
 
 impl Role {
-    fn name(self) -> &'static str {
+    /// The choice as typed on the command line.
+    pub fn name(self) -> &'static str {
         match self {
             Role::Leader => "leader",
             Role::Primary => "primary",

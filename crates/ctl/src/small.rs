@@ -150,7 +150,7 @@ pub async fn flush(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
         FlushTarget::Restart => {
             let names = select(&cluster, args.role, members);
             if names.is_empty() {
-                bail!("No '{}' among provided members", role_word(args.role));
+                bail!("No '{}' among provided members", args.role.name());
             }
             if !args.force
                 && !prompt::confirm(&format!(
@@ -225,17 +225,6 @@ pub async fn flush(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Leader => "leader",
-        Role::Primary => "primary",
-        Role::StandbyLeader => "standby-leader",
-        Role::Replica => "replica",
-        Role::Standby => "standby",
-        Role::Any => "any",
-    }
 }
 
 /// Arguments of `version`.
