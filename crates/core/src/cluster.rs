@@ -420,6 +420,18 @@ impl Cluster {
         self.leader_name().and_then(|n| self.member(n))
     }
 
+    /// Members with a REST API, the leader first: the order to try them in for a request any
+    /// member can serve (patronictl pause, flush).
+    pub fn members_leader_first(&self) -> Vec<&Member> {
+        let mut members: Vec<&Member> = self
+            .members
+            .iter()
+            .filter(|m| m.api_url().is_some())
+            .collect();
+        members.sort_by_key(|m| Some(m.name.as_str()) != self.leader_name());
+        members
+    }
+
     /// A valid system identifier in `initialize` (Patroni requires at least 10 digits).
     pub fn system_id(&self) -> Option<&str> {
         self.initialize

@@ -44,12 +44,7 @@ pub async fn run(ctx: &Context, args: PauseArgs, pause: bool) -> anyhow::Result<
     } else {
         ("resume", r#"{"pause": null}"#)
     };
-    let mut members: Vec<_> = cluster
-        .members
-        .iter()
-        .filter(|m| m.api_url().is_some())
-        .collect();
-    members.sort_by_key(|m| Some(m.name.as_str()) != cluster.leader_name());
+    let members = cluster.members_leader_first();
     let mut sent = false;
     for m in members {
         let url = m.endpoint("/config").unwrap_or_default();

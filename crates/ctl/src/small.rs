@@ -185,12 +185,7 @@ pub async fn flush(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
                 println!("No pending scheduled switchover");
                 return Ok(());
             };
-            let mut members: Vec<_> = cluster
-                .members
-                .iter()
-                .filter(|m| m.api_url().is_some())
-                .collect();
-            members.sort_by_key(|m| Some(m.name.as_str()) != cluster.leader_name());
+            let members = cluster.members_leader_first();
             for m in members {
                 let url = m.endpoint("/switchover").unwrap_or_default();
                 match patroni_rest_client::call(
