@@ -86,8 +86,9 @@ async fn status_codes_match_patroni_4_1() {
         ] {
             let got = http_get(port, path).await.map(|(c, _)| c);
             if got != Some(*expected) {
+                let (_, doc) = http_get(port, "/patroni").await.unwrap_or_default();
                 wrong.push(format!(
-                    "GET {path} on the {role}: {got:?}, Patroni answers {expected}"
+                    "GET {path} on the {role}: {got:?}, Patroni answers {expected}; /patroni: {doc}"
                 ));
             }
             // HEAD and OPTIONS give the health-check code of the path, and 503 for the

@@ -79,7 +79,12 @@ impl TestCluster {
         let mut streaming = 0;
         for n in &self.nodes {
             if let Some(s) = n.status().await {
-                if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming") {
+                // `state` turns `running` only when the daemon's start returns, which can be
+                // a moment after the walreceiver connects; until then Patroni answers
+                // /replica with 503 too, so a replica is healthy only with both.
+                if s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming")
+                    && s.get("state").and_then(|v| v.as_str()) == Some("running")
+                {
                     streaming += 1;
                 }
             }
