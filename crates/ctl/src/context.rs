@@ -128,3 +128,12 @@ fn apply_dcs_url(tree: &mut Value, url: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The cluster's `loop_wait` from its dynamic configuration (Patroni's default 10).
+pub fn loop_wait(cluster: &patroni_core::cluster::Cluster) -> u64 {
+    cluster
+        .config_data()
+        .and_then(|c| c.get("loop_wait"))
+        .and_then(Value::as_u64)
+        .unwrap_or(10)
+}

@@ -8,6 +8,7 @@ mod pause;
 mod prompt;
 mod query;
 mod reinit;
+mod reload;
 mod restart;
 mod small;
 mod switchover;
@@ -52,6 +53,8 @@ enum Command {
     Reinit(reinit::ReinitArgs),
     /// Restart cluster member.
     Restart(restart::RestartArgs),
+    /// Reload cluster member configuration.
+    Reload(reload::ReloadArgs),
     /// Show cluster configuration.
     ShowConfig(config_cmd::ShowArgs),
     /// Edit cluster configuration.
@@ -87,6 +90,7 @@ fn main() {
             Command::Switchover(args) => switchover::switchover(&ctx, args).await,
             Command::Failover(args) => switchover::failover(&ctx, args).await,
             Command::Restart(args) => restart::run(&ctx, args).await,
+            Command::Reload(args) => reload::run(&ctx, args).await,
             Command::Reinit(args) => reinit::run(&ctx, args).await,
             Command::Pause(args) => pause::run(&ctx, args, true).await,
             Command::Resume(args) => pause::run(&ctx, args, false).await,

@@ -73,11 +73,7 @@ pub async fn run(ctx: &Context, args: PauseArgs, pause: bool) -> anyhow::Result<
     }
     if args.wait {
         println!("'{word}' request sent, waiting until it is recognized by all nodes");
-        let loop_wait = cluster
-            .config_data()
-            .and_then(|c| c.get("loop_wait"))
-            .and_then(Value::as_u64)
-            .unwrap_or(10);
+        let loop_wait = crate::context::loop_wait(&cluster);
         let deadline = Instant::now() + Duration::from_secs(loop_wait + 1);
         let names: Vec<String> = cluster.members.iter().map(|m| m.name.clone()).collect();
         loop {

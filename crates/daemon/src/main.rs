@@ -28,14 +28,14 @@ struct Cli {
     configfile: Option<PathBuf>,
 }
 
-fn load_config(cli: &Cli) -> Result<Config, config::ConfigError> {
-    let tree = config::load_tree(cli.configfile.as_deref(), std::env::vars())?;
+fn load_config(configfile: Option<&std::path::Path>) -> Result<Config, config::ConfigError> {
+    let tree = config::load_tree(configfile, std::env::vars())?;
     Config::from_tree(tree, Strictness::Daemon)
 }
 
 fn main() {
     let cli = Cli::parse();
-    let config = match load_config(&cli) {
+    let config = match load_config(cli.configfile.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("patroni: invalid configuration: {e}");
@@ -64,7 +64,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = runtime.block_on(run(Arc::new(config))) {
+    let configfile = cli.configfile.clone();
+    let reload: ha::ConfigLoader =
+        Box::new(move || load_config(configfile.as_deref()).map_err(|e| e.to_string()));
+    if let Err(e) = runtime.block_on(run(Arc::new(config), reload)) {
         tracing::error!("{e:#}");
         std::process::exit(1);
     }
@@ -78,9 +81,11 @@ fn cached_dynamic(config: &Config) -> Option<DynamicConfig> {
     Some(DynamicConfig::from_value(&value).0)
 }
 
-async fn run(config: Arc<Config>) -> anyhow::Result<()> {
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
 
     let start_dynamic = cached_dynamic(&config)
         .unwrap_or_else(|| DynamicConfig::from_value(&config.bootstrap.dcs).0);
@@ -136,13 +141,12 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     dcs.set_retry_timeout(dynamic.timing.retry_timeout);
 
     let pg = Arc::new(Postgresql::new(Arc::clone(&config)));
-    let shared = Arc::new(state::Shared::new(dynamic.clone()));
+    let shared = Arc::new(state::Shared::new(Arc::clone(&config), dynamic.clone()));
     let listener = tokio::net::TcpListener::bind(config.restapi.listen.replace('*', "0.0.0.0"))
         .await
         .with_context(|| format!("cannot listen on restapi.listen {}", config.restapi.listen))?;
     let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(16);
     let api = Arc::new(rest::Api {
-        config: Arc::clone(&config),
         shared: Arc::clone(&shared),
         pg: Arc::clone(&pg),
         dcs: Arc::clone(&dcs),
@@ -163,6 +167,7 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         Arc::clone(&shared),
         dynamic,
         requests_rx,
+        reload,
     );
     let mut next_run = Instant::now();
     let result = loop {
@@ -198,6 +203,10 @@ async fn run(config: Arc<Config>) -> anyhow::Result<()> {
                 }
             }
             _ = shared.wake.notified() => next_run = Instant::now(),
+            _ = sighup.recv() => {
+                shared.reload_requested.store(true, std::sync::atomic::Ordering::SeqCst);
+                next_run = Instant::now();
+            }
             _ = sigterm.recv() => break Ok(()),
             _ = sigint.recv() => break Ok(()),
         }

@@ -4,11 +4,11 @@
 //! reads snapshots. The [`LockClock`] is the node's own, monotonic idea of how long its hold
 //! on the leader lock is valid, whatever the DCS says later.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patroni_core::cluster::Cluster;
-use patroni_core::config::DynamicConfig;
+use patroni_core::config::{Config, DynamicConfig};
 
 /// How long our hold on the leader lock is valid by our own clock.
 ///
@@ -89,12 +89,29 @@ pub struct Shared {
     pub primary_running: std::sync::atomic::AtomicBool,
     /// Wakes the HA loop at once (a REST request is waiting).
     pub wake: tokio::sync::Notify,
+    /// The local configuration in force; the HA loop swaps it on reload.
+    config: std::sync::RwLock<Arc<Config>>,
+    /// SIGHUP or `POST /reload` asked the loop to re-read the configuration.
+    pub reload_requested: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
+    /// The local configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        // A poisoned lock only means a panic elsewhere while swapping an Arc: the value is whole.
+        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts a reloaded configuration in force for the REST API.
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
     /// Fresh state before the first cycle.
-    pub fn new(dynamic: DynamicConfig) -> Shared {
+    pub fn new(config: Arc<Config>, dynamic: DynamicConfig) -> Shared {
         Shared {
+            config: std::sync::RwLock::new(config),
+            reload_requested: std::sync::atomic::AtomicBool::new(false),
             lock: Mutex::new(LockClock::default()),
             snapshot: Mutex::new(Snapshot {
                 cluster: None,

@@ -57,9 +57,10 @@ impl Postgresql {
     /// `bootstrap.pg_hba` lines (when `postgresql.pg_hba` is not set).
     pub async fn initdb(&self) -> Result<(), PgError> {
         self.prepare_empty_data_dir().await?;
-        let pg = &self.config.postgresql;
+        let config = self.config();
+        let pg = &config.postgresql;
         let mut cmd = tokio::process::Command::new(self.binary("initdb"));
-        cmd.args(&self.config.bootstrap.initdb_args)
+        cmd.args(&self.config().bootstrap.initdb_args)
             .arg(format!("--username={}", pg.superuser.username))
             .arg(format!("--pgdata={}", self.data_dir().display()));
         let pwfile = self.data_dir().with_extension("pwfile");
@@ -72,13 +73,13 @@ impl Postgresql {
         let result = run("initdb", cmd).await;
         let _ = tokio::fs::remove_file(&pwfile).await;
         result?;
-        if pg.pg_hba.is_none() && !self.config.bootstrap.pg_hba.is_empty() {
+        if pg.pg_hba.is_none() && !self.config().bootstrap.pg_hba.is_empty() {
             let path = self.conf_dir().join("pg_hba.conf");
             let mut text = tokio::fs::read_to_string(&path)
                 .await
                 .map_err(io_err(&path))?;
             text.push('\n');
-            for line in &self.config.bootstrap.pg_hba {
+            for line in &self.config().bootstrap.pg_hba {
                 text.push_str(line);
                 text.push('\n');
             }
@@ -90,7 +91,8 @@ impl Postgresql {
     /// After the first start of a new cluster: set the superuser's password, create the
     /// replication and rewind roles, then run `bootstrap.post_bootstrap`.
     pub async fn post_bootstrap(&self) -> Result<(), PgError> {
-        let pg = &self.config.postgresql;
+        let config = self.config();
+        let pg = &config.postgresql;
         let mut sql = String::from("SET synchronous_commit TO 'local'; SET log_statement TO 'none'; SET log_min_duration_statement TO -1;\n");
         let role = |user: &patroni_core::config::Credentials, options: &str| {
             let pw = user
@@ -126,7 +128,7 @@ impl Postgresql {
             }
         }
         self.execute(&sql).await?;
-        if let Some(script) = &self.config.bootstrap.post_bootstrap {
+        if let Some(script) = &self.config().bootstrap.post_bootstrap {
             self.write_pgpass().await?;
             let dsn = conninfo(&[
                 ("dbname", pg.database.clone()),
@@ -152,7 +154,8 @@ impl Postgresql {
     /// `pg_basebackup` from the member at `host:port`, as the replication user.
     /// Two attempts, the data directory emptied before each (postgres-management.md §6.3).
     pub async fn basebackup(&self, host: &str, port: u16) -> Result<(), PgError> {
-        let pg = &self.config.postgresql;
+        let config = self.config();
+        let pg = &config.postgresql;
         self.write_pgpass().await?;
         let dsn = conninfo(&[
             ("dbname", pg.database.clone()),
@@ -198,7 +201,8 @@ impl Postgresql {
         port: u16,
         dynamic: &DynamicConfig,
     ) -> Result<(), PgError> {
-        let pg = &self.config.postgresql;
+        let config = self.config();
+        let pg = &config.postgresql;
         self.write_pgpass().await?;
         let user = pg.rewind.as_ref().unwrap_or(&pg.superuser);
         let dsn = conninfo(&[

@@ -70,8 +70,11 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PgError + '_
 
 /// One local PostgreSQL instance as configured for this member.
 pub struct Postgresql {
-    /// The member's configuration (name, scope, `postgresql:` section).
-    pub(crate) config: Arc<Config>,
+    /// The member's configuration (name, scope, `postgresql:` section); swapped on reload.
+    config: std::sync::RwLock<Arc<Config>>,
+    /// Fixed at start: like Patroni, a reload does not move the data or configuration directory.
+    data_dir: PathBuf,
+    conf_dir: PathBuf,
     /// Cached "heartbeat" connection for the HA loop's queries.
     pub(crate) conn: Mutex<Option<Arc<tokio_postgres::Client>>>,
 }
@@ -80,22 +83,35 @@ impl Postgresql {
     /// Wraps the configuration; touches nothing.
     pub fn new(config: Arc<Config>) -> Postgresql {
         Postgresql {
-            config,
+            data_dir: config.postgresql.data_dir.clone(),
+            conf_dir: config.postgresql.config_dir.clone(),
+            config: std::sync::RwLock::new(config),
             conn: Mutex::new(None),
         }
     }
 
+    /// The configuration in force (the last one loaded).
+    pub fn config(&self) -> Arc<Config> {
+        // A poisoned lock only means a panic elsewhere while swapping an Arc: the value is whole.
+        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts a reloaded configuration in force for what is written and run from now on.
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
-        &self.config.postgresql.data_dir
+        &self.data_dir
     }
 
     fn conf_dir(&self) -> &Path {
-        &self.config.postgresql.config_dir
+        &self.conf_dir
     }
 
     pub(crate) fn binary(&self, name: &str) -> PathBuf {
-        self.config.postgresql.binary(name)
+        self.config().postgresql.binary(name)
     }
 
     /// Whether the data directory is missing or empty.

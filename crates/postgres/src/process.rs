@@ -65,7 +65,7 @@ impl Postgresql {
         if !ident.exists() {
             tokio::fs::write(&ident, "").await.map_err(io_err(&ident))?;
         }
-        let params = effective_parameters(&self.config, dynamic);
+        let params = effective_parameters(&self.config(), dynamic);
         let mut cmd = tokio::process::Command::new(self.binary("postgres"));
         cmd.arg("-D")
             .arg(self.data_dir())
@@ -91,7 +91,7 @@ impl Postgresql {
         });
         tracing::info!("postmaster pid={}", pid.unwrap_or(0));
         self.wait_for_start(
-            Duration::from_secs(self.config.postgresql.pg_ctl_timeout),
+            Duration::from_secs(self.config().postgresql.pg_ctl_timeout),
             pid,
         )
         .await

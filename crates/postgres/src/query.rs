@@ -100,7 +100,8 @@ const REPLICATION_SQL: &str =
 impl Postgresql {
     /// Opens a superuser connection to the local PostgreSQL (postgres-management.md §4).
     pub(crate) async fn connect(&self) -> Result<Client, PgError> {
-        let pg = &self.config.postgresql;
+        let config = self.config();
+        let pg = &config.postgresql;
         let first = pg.listen_addresses.split(',').next().unwrap_or("").trim();
         let host = match first {
             "*" | "0.0.0.0" | "" | "127.0.0.1" | "localhost" => "127.0.0.1",

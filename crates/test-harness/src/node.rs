@@ -216,6 +216,16 @@ tags:
         }
     }
 
+    /// SIGHUP to the daemon: re-read the configuration file.
+    pub fn sighup(&self) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGHUP,
+            );
+        }
+    }
+
     /// `kill -9` of the postmaster and every process of its group.
     pub fn kill_postmaster(&self) {
         if let Some(pid) = self.postmaster_pid() {

@@ -5,8 +5,10 @@ mod actions;
 mod handover;
 mod member;
 mod parameters;
+mod reload;
 mod requests;
 
+pub use reload::ConfigLoader;
 pub use requests::{Request, RestartFilters, ScheduledRestart};
 
 use std::sync::atomic::Ordering;
@@ -60,6 +62,8 @@ pub struct Ha {
     pub(crate) requests: tokio::sync::mpsc::Receiver<Request>,
     /// A restart waiting for its time.
     pub(crate) scheduled_restart: Option<ScheduledRestart>,
+    /// Reads the local configuration again on reload.
+    pub(crate) reload: ConfigLoader,
 }
 
 impl Ha {
@@ -71,6 +75,7 @@ impl Ha {
         shared: Arc<Shared>,
         dynamic: DynamicConfig,
         requests: tokio::sync::mpsc::Receiver<Request>,
+        reload: ConfigLoader,
     ) -> Ha {
         Ha {
             config,
@@ -85,6 +90,7 @@ impl Ha {
             applied: None,
             requests,
             scheduled_restart: None,
+            reload,
         }
     }
 
@@ -94,6 +100,7 @@ impl Ha {
 
     /// Runs one cycle and returns its message.
     pub async fn cycle(&mut self) -> Result<String, CycleError> {
+        self.reload_if_requested();
         let cluster = match self.dcs.get_cluster().await {
             Ok(c) => c,
             Err(e) => return self.dcs_unreachable(e).await,

@@ -56,7 +56,7 @@ impl Api {
         let role = doc.get("role").and_then(Value::as_str).unwrap_or("");
         let state = doc.get("state").and_then(Value::as_str).unwrap_or("");
         let cluster = self.fresh_cluster();
-        let is_leader = self.shared.is_leader(&self.config.name);
+        let is_leader = self.shared.is_leader(&self.config().name);
         let paused = doc.get("pause").is_some();
         let leader_lsn = cluster.as_ref().map(|c| c.status.last_lsn).unwrap_or(0);
         let max_lag = req.param("lag").and_then(parse_bytes);
@@ -66,7 +66,7 @@ impl Api {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let lagging = matches!(max_lag, Some(m) if leader_lsn != 0 && leader_lsn > replayed.saturating_add(m));
-        let replica_code = if !self.config.tags.noloadbalance
+        let replica_code = if !self.config().tags.noloadbalance
             && !lagging
             && role == "replica"
             && state == "running"
@@ -139,19 +139,15 @@ impl Api {
         if code != 200 {
             return code;
         }
+        let config = self.config();
         for (k, v) in &req.query {
             let Some(tag) = k.strip_prefix("tag_") else {
                 continue;
             };
-            let matches = self
-                .config
-                .tags
-                .published
-                .get(tag)
-                .is_some_and(|t| match t {
-                    Value::String(s) => s == v,
-                    other => other.to_string().to_lowercase() == v.to_lowercase(),
-                });
+            let matches = config.tags.published.get(tag).is_some_and(|t| match t {
+                Value::String(s) => s == v,
+                other => other.to_string().to_lowercase() == v.to_lowercase(),
+            });
             if !matches {
                 return 503;
             }
@@ -177,7 +173,7 @@ impl Api {
 
     /// `GET /readiness` (4.1 rules).
     pub(crate) async fn readiness(&self) -> u16 {
-        if self.shared.is_leader(&self.config.name) {
+        if self.shared.is_leader(&self.config().name) {
             return 200;
         }
         let (state, max_lag) = {

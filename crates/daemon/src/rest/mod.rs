@@ -41,7 +41,6 @@ pub enum Response {
 
 /// Everything the handlers need.
 pub struct Api {
-    pub(crate) config: Arc<Config>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) pg: Arc<Postgresql>,
     pub(crate) dcs: Arc<dyn Dcs>,
@@ -275,11 +274,16 @@ const UNSAFE_ENDPOINTS: &[&str] = &[
 ];
 
 impl Api {
+    /// The local configuration in force (it changes on reload).
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.shared.config()
+    }
+
     /// Basic auth for unsafe endpoints when `restapi.authentication` is set (rest-api.md §2),
     /// compared in constant time.
     fn authorized(&self, req: &Request) -> bool {
         let Some(expected) =
-            patroni_rest_client::basic_auth(self.config.restapi.authentication.as_ref())
+            patroni_rest_client::basic_auth(self.config().restapi.authentication.as_ref())
         else {
             return true;
         };
@@ -325,6 +329,14 @@ impl Api {
             ("PATCH", "config") => self.patch_config(req).await,
             ("POST", "restart") => self.post_restart(req).await,
             ("POST", "reinitialize") => self.post_reinitialize(req).await,
+            ("POST", "reload") => {
+                // Like SIGHUP: the loop re-reads the file at the start of its next cycle.
+                self.shared
+                    .reload_requested
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                self.shared.wake.notify_one();
+                Response::Text(202, "reload scheduled".into())
+            }
             ("DELETE", "restart") => self.ask_loop(crate::ha::Request::Cancel).await,
             ("PUT", "config") => self.put_config(req).await,
             ("POST", "switchover") => self.post_switchover(req, false).await,

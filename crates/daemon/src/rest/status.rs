@@ -118,10 +118,10 @@ impl Api {
             doc.insert("cluster_unlocked".into(), json!(true));
         }
         doc.insert("dcs_last_seen".into(), json!(last_seen));
-        if !self.config.tags.published.is_empty() {
+        if !self.config().tags.published.is_empty() {
             doc.insert(
                 "tags".into(),
-                Value::Object(self.config.tags.published.clone()),
+                Value::Object(self.config().tags.published.clone()),
             );
         }
         if let Some(id) = sysid {
@@ -136,7 +136,7 @@ impl Api {
         }
         doc.insert(
             "patroni".into(),
-            json!({"version": patroni_core::PATRONI_VERSION, "scope": self.config.scope, "name": self.config.name}),
+            json!({"version": patroni_core::PATRONI_VERSION, "scope": self.config().scope, "name": self.config().name}),
         );
         if let Some(scheduled) = &self.shared.snap().scheduled_restart {
             doc.insert("scheduled_restart".into(), scheduled.to_json(false));
@@ -149,7 +149,7 @@ impl Api {
         match self.dcs.get_cluster().await {
             Ok(c) => Response::Json(
                 200,
-                patroni_core::view::cluster_json(&c, &self.config.scope),
+                patroni_core::view::cluster_json(&c, &self.config().scope),
             ),
             Err(_) => Response::Error(502),
         }
@@ -190,7 +190,8 @@ impl Api {
         let doc = self.status_document(true).await;
         let labels = format!(
             "{{scope=\"{}\",name=\"{}\"}}",
-            self.config.scope, self.config.name
+            self.config().scope,
+            self.config().name
         );
         let num = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
         let role = doc.get("role").and_then(Value::as_str).unwrap_or("");

@@ -176,7 +176,7 @@ impl Api {
         let mut view = cluster.clone();
         view.members
             .retain(|m| m.name != holder && candidate.is_none_or(|c| c == m.name));
-        let auth = patroni_rest_client::basic_auth(self.config.rest_client_credentials());
+        let auth = patroni_rest_client::basic_auth(self.config().rest_client_credentials());
         let polls = view.members.iter().filter_map(|m| {
             let url = m.api_url()?.to_string();
             let name = m.name.clone();
