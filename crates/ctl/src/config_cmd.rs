@@ -130,10 +130,7 @@ fn edit_in_editor(scope: &str, text: &str) -> anyhow::Result<String> {
         .or_else(|| {
             ["editor", "vi"]
                 .iter()
-                .find(|e| {
-                    std::env::var_os("PATH")
-                        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(e).is_file()))
-                })
+                .find(|e| crate::diff::on_path(e))
                 .map(|e| e.to_string())
         });
     let Some(editor) = editor else {
@@ -197,9 +194,7 @@ pub async fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if !args.quiet {
-        let diff = similar::TextDiff::from_lines(&before_text, &after_text);
-        let mut unified = diff.unified_diff();
-        print!("{}", unified.header("", ""));
+        crate::diff::show(&before_text, &after_text);
     }
     let from_stdin = [&args.apply, &args.replace]
         .iter()

@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod context;
+mod diff;
 mod list;
 mod output;
 mod pause;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use patroni_core::cluster::Cluster;
+use patroni_core::ha::healthiest_candidate;
+use patroni_core::peer::PeerStatus;
 use serde_json::{json, Map, Value};
 
 use crate::context::Context;
@@ -174,7 +176,7 @@ pub async fn failover(ctx: &Context, args: FailoverArgs) -> anyhow::Result<()> {
         None if args.force => bail!("Failover could be performed only to a specific candidate"),
         None => prompt::input(
             &format!("Candidate {}", python_list(&names)),
-            "",
+            &healthiest(&cluster, &names).await.unwrap_or_default(),
             "--candidate",
         )?,
     };
@@ -209,6 +211,24 @@ pub async fn failover(ctx: &Context, args: FailoverArgs) -> anyhow::Result<()> {
     .await?;
     print_topology(&scope, &dcs.get_cluster().await?).await;
     Ok(())
+}
+
+/// The healthiest of `names` by their `/patroni` answers, offered as the prompt's default.
+/// Upstream offers none, and `--force` without `--candidate` still fails as upstream's does,
+/// so scripts see no difference; a person at the prompt can just press Enter.
+async fn healthiest(cluster: &Cluster, names: &[String]) -> Option<String> {
+    let mut peers = Vec::new();
+    for name in names {
+        let Some(url) = cluster.member(name).and_then(|m| m.endpoint("/patroni")) else {
+            continue;
+        };
+        if let Ok((_, doc)) =
+            patroni_rest_client::get_json(&url, Duration::from_secs(2), None).await
+        {
+            peers.extend(PeerStatus::parse(name, &doc));
+        }
+    }
+    healthiest_candidate(&peers).map(str::to_string)
 }
 
 fn check_candidate(

@@ -20,6 +20,7 @@ fn on_terminal(config: &Path, args: &str, input: &str) -> String {
     );
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
+        .env("PAGER", "cat")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -211,6 +212,32 @@ async fn patronictl_commands() {
             .nth(1)
             .is_some_and(|l| l.starts_with("1\t") && l.ends_with(&format!("\t{}", name(replica)))),
         "{out}"
+    );
+
+    // Interactive failover: Enter at the candidate prompt takes the healthiest, offered as
+    // the default; `--force` without a candidate still fails as upstream's does.
+    let back = cluster.wait_healthy(1, Duration::from_secs(30)).await;
+    assert_eq!(back, replica);
+    let (ok, out) = patronictl(&config, &["failover", "--force"]);
+    assert!(
+        !ok && out.ends_with("Error: Failover could be performed only to a specific candidate\n"),
+        "{out}"
+    );
+    let shown = on_terminal(&config, "failover", "\ny\n");
+    assert!(
+        shown.contains(&format!("Candidate ['{0}'] [{0}]:", name(leader)))
+            && shown.contains(&format!("Successfully failed over to \"{}\"", name(leader))),
+        "{shown}"
+    );
+
+    // edit-config on a terminal: the diff coloured as upstream's, through the pager.
+    let shown = on_terminal(&config, "edit-config -s loop_wait=3", "y\n");
+    assert!(
+        shown.contains("\x1b[1;31m-loop_wait: 2\x1b[0m")
+            && shown.contains("\x1b[32m+loop_wait: 3\x1b[0m")
+            && shown.contains("Apply these changes?")
+            && shown.contains("Configuration changed"),
+        "{shown}"
     );
 
     // remove: three confirmations on a terminal, then the cluster is gone from the DCS.

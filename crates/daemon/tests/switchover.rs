@@ -427,3 +427,64 @@ async fn a_scheduled_switchover_happens_at_its_time() {
         "the switchover happened {early} ms before its time"
     );
 }
+
+/// A candidate whose walreceiver is stopped falls more than `maximum_lag_on_failover`
+/// (1 MiB here) behind: the leader refuses to hand over and stays the leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switchover_to_a_lagging_candidate_is_refused() {
+    let mut cluster = TestCluster::new(binary(), 2, &NodeOptions::default());
+    cluster.start_all();
+    let leader = cluster.wait_healthy(1, Duration::from_secs(30)).await;
+    let replica = 1 - leader;
+    let (leader_name, replica_name) = (
+        cluster.nodes[leader].name.clone(),
+        cluster.nodes[replica].name.clone(),
+    );
+    let r = pg_connect(cluster.nodes[replica].pg_port)
+        .await
+        .expect("connect replica");
+    let walreceiver: i32 = r
+        .query_one("SELECT pid FROM pg_stat_wal_receiver", &[])
+        .await
+        .expect("walreceiver")
+        .get(0);
+    let stop = |sig| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(walreceiver), sig).expect("signal");
+    };
+    stop(nix::sys::signal::Signal::SIGSTOP);
+    let l = pg_connect(cluster.nodes[leader].pg_port)
+        .await
+        .expect("connect leader");
+    l.batch_execute(
+        "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g",
+    )
+    .await
+    .expect("write 4 MB");
+    let config = cluster.nodes[0].config_path.clone();
+    let (ok, out) = patronictl(
+        &config,
+        &[
+            "switchover",
+            "--leader",
+            &leader_name,
+            "--candidate",
+            &replica_name,
+            "--force",
+        ],
+    );
+    stop(nix::sys::signal::Signal::SIGCONT);
+    assert!(
+        out.contains("Switchover failed, details: 503, Switchover failed"),
+        "{ok} {out}"
+    );
+    assert!(
+        cluster.nodes[leader].logs().contains(&format!(
+            "Member {replica_name} exceeds maximum replication lag"
+        )),
+        "{}",
+        cluster.logs()
+    );
+    assert_eq!(cluster.primaries().await, vec![leader]);
+    // Resumed, the replica catches up and streams again.
+    cluster.wait_healthy(1, Duration::from_secs(30)).await;
+}

@@ -112,25 +112,42 @@ pub fn takeover_candidates<'a>(
 }
 
 /// Whether one of the polled candidates can take over: reachable (present in `peers`), not
-/// nofailover, watchdog fine, and at most `max_lag` bytes behind `leader_lsn`.
+/// nofailover, watchdog fine, and at most `max_lag` bytes behind `leader_lsn`. The error
+/// says, per member, why it cannot (Patroni's log lines), for the leader to log.
 pub fn failover_possible(
     peers: &[PeerStatus],
     leader_lsn: u64,
     max_lag: u64,
-) -> Result<(), String> {
-    if peers.is_empty() {
-        return Err("no healthy members found".into());
-    }
+) -> Result<(), Vec<String>> {
+    let mut reasons = Vec::new();
     for p in peers {
-        if p.nofailover || p.watchdog_failed {
-            continue;
+        if p.nofailover {
+            reasons.push(format!("Member {} is not allowed to promote", p.name));
+        } else if p.watchdog_failed {
+            reasons.push(format!("Member {} is not watchdog capable", p.name));
+        } else if leader_lsn.saturating_sub(p.wal_position) > max_lag {
+            reasons.push(format!("Member {} exceeds maximum replication lag", p.name));
+        } else {
+            return Ok(());
         }
-        if leader_lsn.saturating_sub(p.wal_position) > max_lag {
-            continue;
-        }
-        return Ok(());
     }
-    Err("no healthy members found".into())
+    Err(reasons)
+}
+
+/// The member a failover would best go to among the polled `peers`: a replica allowed to
+/// promote, furthest in WAL, then highest `failover_priority`, then first by name.
+pub fn healthiest_candidate(peers: &[PeerStatus]) -> Option<&str> {
+    peers
+        .iter()
+        .filter(|p| !p.is_primary && !p.nofailover && !p.watchdog_failed)
+        .min_by(|a, b| {
+            (b.wal_position, b.failover_priority, &a.name).cmp(&(
+                a.wal_position,
+                a.failover_priority,
+                &b.name,
+            ))
+        })
+        .map(|p| p.name.as_str())
 }
 
 #[cfg(test)]
@@ -222,16 +239,59 @@ mod tests {
             watchdog_failed: false,
         };
         assert!(failover_possible(std::slice::from_ref(&p), 100, 0).is_ok());
-        assert!(failover_possible(std::slice::from_ref(&p), 200, 50).is_err());
-        assert!(failover_possible(
-            &[PeerStatus {
-                nofailover: true,
-                ..p
-            }],
-            100,
-            0
-        )
-        .is_err());
-        assert!(failover_possible(&[], 100, 0).is_err());
+        assert_eq!(
+            failover_possible(std::slice::from_ref(&p), 200, 50),
+            Err(vec![
+                "Member pg2 exceeds maximum replication lag".to_string()
+            ])
+        );
+        assert_eq!(
+            failover_possible(
+                &[PeerStatus {
+                    nofailover: true,
+                    ..p
+                }],
+                100,
+                0
+            ),
+            Err(vec!["Member pg2 is not allowed to promote".to_string()])
+        );
+        assert_eq!(failover_possible(&[], 100, 0), Err(vec![]));
+    }
+
+    #[test]
+    fn the_healthiest_candidate_is_furthest_then_preferred_then_first() {
+        let peer = |name: &str, wal: u64, priority: i64, nofailover: bool| PeerStatus {
+            name: name.into(),
+            is_primary: false,
+            wal_position: wal,
+            timeline: Some(1),
+            nofailover,
+            failover_priority: priority,
+            watchdog_failed: false,
+        };
+        let table: &[(&[PeerStatus], Option<&str>)] = &[
+            (&[], None),
+            (
+                &[peer("a", 10, 1, false), peer("b", 20, 1, false)],
+                Some("b"),
+            ),
+            (
+                &[peer("a", 20, 1, false), peer("b", 20, 2, false)],
+                Some("b"),
+            ),
+            (
+                &[peer("b", 20, 1, false), peer("a", 20, 1, false)],
+                Some("a"),
+            ),
+            (
+                &[peer("a", 10, 1, false), peer("b", 20, 1, true)],
+                Some("a"),
+            ),
+            (&[peer("b", 20, 1, true)], None),
+        ];
+        for (peers, want) in table {
+            assert_eq!(healthiest_candidate(peers), *want, "{peers:?}");
+        }
     }
 }

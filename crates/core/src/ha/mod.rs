@@ -10,7 +10,8 @@ mod rewind;
 
 pub use decide::{after_acquire, after_renew, decide};
 pub use failover::{
-    action_name, failover_possible, leader_step, takeover_candidates, FailoverStep,
+    action_name, failover_possible, healthiest_candidate, leader_step, takeover_candidates,
+    FailoverStep,
 };
 pub use healthiest::is_healthiest;
 pub use rewind::{rewind_needed, LocalPosition};

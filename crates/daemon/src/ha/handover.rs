@@ -54,7 +54,10 @@ impl Ha {
                         self.demote_gracefully(&peers).await;
                         Some(format!("{action}: demoting myself"))
                     }
-                    Err(_) => {
+                    Err(reasons) => {
+                        for r in reasons {
+                            tracing::info!("{r}");
+                        }
                         tracing::warn!(
                             "{action}: no healthy members found, {action} is not possible"
                         );
