@@ -151,6 +151,7 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
         pg: Arc::clone(&pg),
         dcs: Arc::clone(&dcs),
         requests: requests_tx,
+        status_cache: Default::default(),
     });
     let rest_task = tokio::spawn(rest::serve(listener, api));
     let renew_task = tokio::spawn(renewal::renewal_timer(

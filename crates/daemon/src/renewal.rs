@@ -43,11 +43,11 @@ pub async fn renewal_timer(dcs: Arc<dyn Dcs>, shared: Arc<Shared>, me: String) {
         }
         let sent = Instant::now();
         match dcs.keepalive().await {
-            Ok(true) if leader && live => shared.lock_clock().renewed(sent, ttl),
+            Ok(true) if leader && live => shared.lock_renewed(sent, ttl),
             Ok(true) => {}
             Ok(false) => {
                 if leader {
-                    shared.lock_clock().clear();
+                    shared.lose_lock();
                 }
             }
             Err(e) => tracing::debug!("lease keepalive failed: {e}"),
@@ -58,14 +58,17 @@ pub async fn renewal_timer(dcs: Arc<dyn Dcs>, shared: Arc<Shared>, me: String) {
 /// Stops a writable primary as soon as our hold on the lock runs out by our own clock.
 pub async fn lease_guard(pg: Arc<Postgresql>, shared: Arc<Shared>) {
     loop {
+        // Sleep until our clock runs out, or until it changes (taken, renewed, lost): no
+        // polling while nothing can change.
         let until = shared.lock_clock().valid_until();
         let wait = match until {
-            Some(u) => u
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(500)),
-            None => Duration::from_millis(200),
+            Some(u) => u.saturating_duration_since(Instant::now()),
+            None => Duration::from_secs(3600),
         };
-        tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+            _ = shared.lock_changed.notified() => {}
+        }
         if !shared.primary_running.load(Ordering::SeqCst) || shared.lock_clock().is_valid() {
             continue;
         }

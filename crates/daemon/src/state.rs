@@ -53,7 +53,7 @@ impl LockClock {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// The DCS view and when it was read.
-    pub cluster: Option<(Cluster, Instant)>,
+    pub cluster: Option<(Arc<Cluster>, Instant)>,
     /// Epoch seconds of the last successful DCS read.
     pub dcs_last_seen: i64,
     /// PostgreSQL state as Patroni names it (`running`, `stopped`, `creating replica`, ...).
@@ -89,6 +89,8 @@ pub struct Shared {
     pub primary_running: std::sync::atomic::AtomicBool,
     /// Wakes the HA loop at once (a REST request is waiting).
     pub wake: tokio::sync::Notify,
+    /// Wakes the lease guard when the lock clock changes (taken, renewed, lost).
+    pub lock_changed: tokio::sync::Notify,
     /// The local configuration in force; the HA loop swaps it on reload.
     config: std::sync::RwLock<Arc<Config>>,
     /// SIGHUP or `POST /reload` asked the loop to re-read the configuration.
@@ -129,7 +131,21 @@ impl Shared {
             }),
             primary_running: std::sync::atomic::AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            lock_changed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// We no longer hold the lock: clear the clock and wake the lease guard at once.
+    pub fn lose_lock(&self) {
+        self.lock_clock().clear();
+        self.lock_changed.notify_one();
+    }
+
+    /// A take or renewal of the lock sent at `sent` succeeded: extend the clock and let the
+    /// lease guard sleep until the new deadline.
+    pub fn lock_renewed(&self, sent: Instant, ttl: u32) {
+        self.lock_clock().renewed(sent, ttl);
+        self.lock_changed.notify_one();
     }
 
     /// The lock clock (a poisoned mutex only means a panic elsewhere; the data is plain).

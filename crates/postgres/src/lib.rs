@@ -77,6 +77,8 @@ pub struct Postgresql {
     conf_dir: PathBuf,
     /// Cached "heartbeat" connection for the HA loop's queries.
     pub(crate) conn: Mutex<Option<Arc<tokio_postgres::Client>>>,
+    /// Bumped whenever we start, stop, promote or reload PostgreSQL.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl Postgresql {
@@ -87,7 +89,19 @@ impl Postgresql {
             conf_dir: config.postgresql.config_dir.clone(),
             config: std::sync::RwLock::new(config),
             conn: Mutex::new(None),
+            changes: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// A counter that moves each time this process starts, stops, promotes or reloads
+    /// PostgreSQL: a status read before it moved may describe another server state.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn changed(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The configuration in force (the last one loaded).

@@ -58,6 +58,7 @@ impl Postgresql {
         if self.is_running() {
             return Ok(());
         }
+        self.changed();
         self.write_pgpass().await?;
         self.write_postgresql_conf(dynamic, replica_of).await?;
         self.write_pg_hba(dynamic).await?;
@@ -90,11 +91,14 @@ impl Postgresql {
             let _ = child.wait().await;
         });
         tracing::info!("postmaster pid={}", pid.unwrap_or(0));
-        self.wait_for_start(
-            Duration::from_secs(self.config().postgresql.pg_ctl_timeout),
-            pid,
-        )
-        .await
+        let started = self
+            .wait_for_start(
+                Duration::from_secs(self.config().postgresql.pg_ctl_timeout),
+                pid,
+            )
+            .await;
+        self.changed();
+        started
     }
 
     async fn wait_for_start(&self, timeout: Duration, pid: Option<u32>) -> Result<(), PgError> {
@@ -144,6 +148,7 @@ impl Postgresql {
 
     /// Stops the postmaster and waits for it to exit; after `timeout` it is killed.
     pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), PgError> {
+        self.changed();
         *self.conn.lock().await = None;
         let Some(pid) = self.postmaster_pid() else {
             return Ok(());
@@ -165,11 +170,13 @@ impl Postgresql {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.changed();
         Ok(())
     }
 
     /// `pg_ctl reload`: SIGHUP to the postmaster.
     pub fn reload(&self) -> Result<(), PgError> {
+        self.changed();
         match self.postmaster_pid() {
             Some(pid) => kill(Pid::from_raw(pid), Signal::SIGHUP)
                 .map_err(|e| PgError::Other(format!("reload failed: {e}"))),

@@ -201,7 +201,9 @@ impl Postgresql {
         let row = client
             .query_one("SELECT pg_catalog.pg_promote(true, $1)", &[&wait_seconds])
             .await;
+        self.changed();
         let done: bool = self.drop_connection_on_error(row).await?.get(0);
+        self.changed();
         let _ = client.batch_execute("RESET statement_timeout").await;
         if done {
             Ok(())

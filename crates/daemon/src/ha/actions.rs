@@ -120,9 +120,7 @@ impl Ha {
         {
             return Err("could not take the leader lock after bootstrap".into());
         }
-        self.shared
-            .lock_clock()
-            .renewed(sent, self.dynamic.timing.ttl);
+        self.shared.lock_renewed(sent, self.dynamic.timing.ttl);
         self.shared.primary_running.store(true, Ordering::SeqCst);
         self.shared.snap().role = "primary".into();
         Ok(())
@@ -367,7 +365,7 @@ impl Ha {
 
     /// Deletes the leader key if we still own it.
     pub(crate) async fn release_lock(&mut self, last_lsn: Option<u64>) {
-        self.shared.lock_clock().clear();
+        self.shared.lose_lock();
         if let Err(e) = self.dcs.delete_leader(last_lsn).await {
             tracing::error!("failed to delete the leader key: {e}");
         }

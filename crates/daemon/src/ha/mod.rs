@@ -107,11 +107,11 @@ impl Ha {
         };
         {
             let mut s = self.shared.snap();
-            s.cluster = Some((cluster.clone(), Instant::now()));
+            s.cluster = Some((Arc::new(cluster.clone()), Instant::now()));
             s.dcs_last_seen = chrono::Utc::now().timestamp();
         }
         if cluster.leader_name() != Some(self.me()) {
-            self.shared.lock_clock().clear();
+            self.shared.lose_lock();
         }
         self.refresh_dynamic(&cluster);
 
@@ -311,7 +311,7 @@ impl Ha {
                 .unwrap_or(false)
         {
             tracing::info!("demoting self because DCS is not accessible and I was a leader");
-            self.shared.lock_clock().clear();
+            self.shared.lose_lock();
             self.demote_to_replica(None).await;
             return Ok("demoted self because DCS is not accessible and I was a leader".into());
         }
@@ -373,9 +373,7 @@ impl Ha {
                     }
                 };
                 if acquired {
-                    self.shared
-                        .lock_clock()
-                        .renewed(sent, self.dynamic.timing.ttl);
+                    self.shared.lock_renewed(sent, self.dynamic.timing.ttl);
                     self.mark_cluster_leader(cluster);
                     if cluster.failover.is_some() {
                         tracing::info!("Cleaning up failover key after acquiring leader lock...");
@@ -417,19 +415,17 @@ impl Ha {
         let sent = Instant::now();
         match self.dcs.update_leader(cluster, lsn).await {
             Ok(true) => {
-                self.shared
-                    .lock_clock()
-                    .renewed(sent, self.dynamic.timing.ttl);
+                self.shared.lock_renewed(sent, self.dynamic.timing.ttl);
                 true
             }
             Ok(false) => {
                 tracing::error!("failed to update leader lock");
-                self.shared.lock_clock().clear();
+                self.shared.lose_lock();
                 false
             }
             Err(e) => {
                 tracing::error!("failed to update leader lock: {e}");
-                self.shared.lock_clock().clear();
+                self.shared.lose_lock();
                 false
             }
         }
@@ -443,7 +439,7 @@ impl Ha {
             version: 0,
             session: None,
         });
-        self.shared.snap().cluster = Some((c, Instant::now()));
+        self.shared.snap().cluster = Some((Arc::new(c), Instant::now()));
     }
 
     async fn act(&mut self, action: Action, cluster: &Cluster) -> Result<String, CycleError> {

@@ -183,7 +183,7 @@ impl Api {
         if state != "running" {
             return 503;
         }
-        let Ok(st) = self.pg.status().await else {
+        let Ok(st) = self.pg_status().await else {
             return 503;
         };
         if st.replication_state() != Some("streaming") {

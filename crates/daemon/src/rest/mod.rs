@@ -9,6 +9,7 @@
 
 mod config;
 mod health;
+mod pg_cache;
 mod restart;
 mod status;
 mod switchover;
@@ -46,6 +47,8 @@ pub struct Api {
     pub(crate) dcs: Arc<dyn Dcs>,
     /// Requests the HA loop carries out (restart).
     pub(crate) requests: tokio::sync::mpsc::Sender<crate::ha::Request>,
+    /// PostgreSQL's status shared by concurrent requests.
+    pub(crate) status_cache: pg_cache::StatusCache,
 }
 
 /// `{"param": {"old_value": .., "new_value": ..}}` for `pending_restart_reason`.

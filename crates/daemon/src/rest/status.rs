@@ -1,6 +1,7 @@
 //! The documents the REST API serves: the status document (`/patroni` and health-check
 //! bodies), `/cluster`, `/history`, `/config` and `/metrics`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -9,13 +10,13 @@ use super::{Api, Response};
 
 impl Api {
     /// The cached DCS view if younger than `ttl`.
-    pub(crate) fn fresh_cluster(&self) -> Option<patroni_core::cluster::Cluster> {
+    pub(crate) fn fresh_cluster(&self) -> Option<Arc<patroni_core::cluster::Cluster>> {
         let s = self.shared.snap();
         let ttl = Duration::from_secs(u64::from(s.dynamic.timing.ttl));
         s.cluster
             .as_ref()
             .filter(|(_, at)| at.elapsed() < ttl)
-            .map(|(c, _)| c.clone())
+            .map(|(c, _)| Arc::clone(c))
     }
 
     /// The status document (rest-api.md §5, changes-4x.md §9.2). `retry`: on a query
@@ -37,7 +38,7 @@ impl Api {
         if matches!(pg_state.as_str(), "running" | "starting" | "restarting")
             && self.pg.is_running()
         {
-            status = match self.pg.status().await {
+            status = match self.pg_status().await {
                 Ok(st) => Some(st),
                 Err(e) => {
                     tracing::warn!("REST API status query failed: {e}");
@@ -46,7 +47,7 @@ impl Api {
             };
             if status.is_none() && retry {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                status = self.pg.status().await.ok();
+                status = self.pg_status().await.ok();
             }
             if status.is_none() {
                 // One failed query (a busy host, a statement timeout) must not make a healthy
@@ -155,10 +156,10 @@ impl Api {
         }
     }
 
-    async fn cluster_or_read(&self) -> Option<patroni_core::cluster::Cluster> {
+    async fn cluster_or_read(&self) -> Option<Arc<patroni_core::cluster::Cluster>> {
         match self.fresh_cluster() {
             Some(c) => Some(c),
-            None => self.dcs.get_cluster().await.ok(),
+            None => self.dcs.get_cluster().await.ok().map(Arc::new),
         }
     }
 
@@ -167,7 +168,7 @@ impl Api {
         let lines = self
             .cluster_or_read()
             .await
-            .and_then(|c| c.history)
+            .and_then(|c| c.history.clone())
             .map(|h| h.lines)
             .unwrap_or_default();
         Response::Json(200, Value::Array(lines))
