@@ -8,7 +8,7 @@ use anyhow::bail;
 use crate::context::{loop_wait, Context};
 use crate::list::{self, ListArgs};
 use crate::prompt;
-use crate::restart::{select, Role};
+use crate::restart::{select_some, Role};
 
 /// Arguments of `reload`.
 #[derive(clap::Args)]
@@ -32,14 +32,11 @@ pub struct ReloadArgs {
 pub async fn run(ctx: &Context, args: ReloadArgs) -> anyhow::Result<()> {
     let dcs = ctx.dcs(&args.cluster_name).await?;
     let cluster = dcs.get_cluster().await?;
-    let members = select(&cluster, args.role, &args.members);
     print!(
         "{}",
         list::render(&args.cluster_name, &cluster, &ListArgs::default())
     );
-    if members.is_empty() {
-        bail!("No '{}' among provided members", args.role.name());
-    }
+    let members = select_some(&cluster, args.role, &args.members)?;
     if !args.force
         && !prompt::confirm(&format!(
             "Are you sure you want to reload members {}?",

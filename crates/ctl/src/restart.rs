@@ -64,6 +64,15 @@ pub fn select(cluster: &Cluster, role: Role, names: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// [`select`], failing with upstream's message when no member is left.
+pub fn select_some(cluster: &Cluster, role: Role, names: &[String]) -> anyhow::Result<Vec<String>> {
+    let members = select(cluster, role, names);
+    if members.is_empty() {
+        bail!("No '{}' among provided members", role.name());
+    }
+    Ok(members)
+}
+
 /// Arguments of `restart`.
 #[derive(clap::Args)]
 pub struct RestartArgs {

@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::list::{self, ListArgs};
 use crate::output::{self, Cell, Format};
 use crate::prompt;
-use crate::restart::{select, Role};
+use crate::restart::{select, select_some, Role};
 
 /// Arguments of `history`.
 #[derive(clap::Args)]
@@ -148,10 +148,7 @@ pub async fn flush(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
     let auth = ctx.rest_auth();
     match target {
         FlushTarget::Restart => {
-            let names = select(&cluster, args.role, members);
-            if names.is_empty() {
-                bail!("No '{}' among provided members", args.role.name());
-            }
+            let names = select_some(&cluster, args.role, members)?;
             if !args.force
                 && !prompt::confirm(&format!(
                     "Are you sure you want to flush scheduled restart of members {}?",
