@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use super::dcs::{dcs_section, DcsSection};
 use super::sections::{
-    bootstrap_section, check_address, check_binaries, credentials, dcs_section, postgresql_section,
-    tags_section,
+    bootstrap_section, check_address, check_binaries, credentials, postgresql_section, tags_section,
 };
 use super::value::Section;
 use super::ConfigError;
@@ -56,41 +56,6 @@ pub struct Credentials {
     pub username: String,
     /// Password, if any.
     pub password: Option<String>,
-}
-
-/// Settings for an etcd (v2 or v3) client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EtcdConfig {
-    /// `host:port` endpoints, from `host`, `hosts` or `url`.
-    pub hosts: Vec<String>,
-    /// `http` or `https`.
-    pub protocol: String,
-    /// Authentication user.
-    pub username: Option<String>,
-    /// Authentication password.
-    pub password: Option<String>,
-}
-
-/// The DCS this node uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DcsSection {
-    /// `etcd3:` (v3 API).
-    Etcd3(EtcdConfig),
-    /// `etcd:` (v2 API).
-    Etcd(EtcdConfig),
-    /// A section Patroni knows but this build cannot use yet (its name).
-    Other(String),
-}
-
-impl DcsSection {
-    /// The section name as written in YAML.
-    pub fn name(&self) -> &str {
-        match self {
-            DcsSection::Etcd3(_) => "etcd3",
-            DcsSection::Etcd(_) => "etcd",
-            DcsSection::Other(n) => n,
-        }
-    }
 }
 
 /// `restapi:`.

@@ -5,6 +5,7 @@
 //! `PATRONI_CONFIGURATION`, else the environment alone; environment variables are merged over
 //! the file. Validation happens once, before anything is touched, and every error names its key.
 
+mod dcs;
 mod dynamic;
 pub mod env;
 mod load;
@@ -12,11 +13,11 @@ mod local;
 mod sections;
 pub mod value;
 
+pub use dcs::{DcsSection, EtcdConfig, ExhibitorConfig, ZooKeeperConfig};
 pub use dynamic::DynamicConfig;
 pub use load::{load_tree, parse_yaml};
 pub use local::{
-    BootstrapConfig, Config, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, RestApiConfig,
-    Strictness, Tags,
+    BootstrapConfig, Config, Credentials, PostgresqlConfig, RestApiConfig, Strictness, Tags,
 };
 
 /// What went wrong with a configuration.

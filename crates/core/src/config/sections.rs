@@ -1,13 +1,11 @@
 //! Readers for the sections of the local configuration (`bootstrap`, `postgresql`, `tags`,
-//! the DCS sections), each turning the untyped tree into typed values or an error naming the key.
+//! each turning the untyped tree into typed values or an error naming the key.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::local::{
-    BootstrapConfig, Credentials, DcsSection, EtcdConfig, PostgresqlConfig, Tags, KNOWN_DCS,
-};
+use super::local::{BootstrapConfig, Credentials, PostgresqlConfig, Tags};
 use super::value::{describe, Section};
 use super::ConfigError;
 
@@ -29,71 +27,6 @@ pub(super) fn check_address(key: &str, addr: &str) -> Result<(), ConfigError> {
             key,
             format!("expected host:port, got {addr:?}"),
         )),
-    }
-}
-
-pub(super) fn dcs_section(
-    root: &Section,
-    warnings: &mut Vec<String>,
-) -> Result<Option<DcsSection>, ConfigError> {
-    let present: Vec<&str> = KNOWN_DCS
-        .iter()
-        .copied()
-        .filter(|k| root.section(k).map(|s| s.exists()).unwrap_or(true))
-        .collect();
-    let Some(first) = present.first().copied() else {
-        return Ok(None);
-    };
-    if present.len() > 1 {
-        warnings.push(format!(
-            "several DCS sections configured ({}); using {first}",
-            present.join(", ")
-        ));
-    }
-    let s = root.section(first)?;
-    match first {
-        "etcd" | "etcd3" => {
-            let mut hosts = Vec::new();
-            let protocol = s.string("protocol")?.unwrap_or_else(|| "http".into());
-            if let Some(h) = s.string_list("hosts")? {
-                hosts = h;
-            } else if let Some(h) = s.string("host")? {
-                hosts = vec![h];
-            } else if let Some(url) = s.string("url")? {
-                let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(&url);
-                let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
-                hosts = vec![rest.trim_end_matches('/').to_string()];
-            } else if let Some(p) = s.string("proxy")? {
-                hosts = vec![p];
-            }
-            if hosts.is_empty() {
-                return Err(ConfigError::invalid(
-                    &root.key_path(first),
-                    "one of host, hosts, url or proxy is required",
-                ));
-            }
-            for (i, h) in hosts.iter().enumerate() {
-                let h = h.split_once("://").map(|(_, r)| r).unwrap_or(h);
-                if !h.contains(':') {
-                    return Err(ConfigError::invalid(
-                        &format!("{first}.hosts[{i}]"),
-                        format!("expected host:port, got {h:?}"),
-                    ));
-                }
-            }
-            let cfg = EtcdConfig {
-                hosts,
-                protocol,
-                username: s.string("username")?,
-                password: s.string("password")?,
-            };
-            Ok(Some(if first == "etcd3" {
-                DcsSection::Etcd3(cfg)
-            } else {
-                DcsSection::Etcd(cfg)
-            }))
-        }
-        other => Ok(Some(DcsSection::Other(other.to_string()))),
     }
 }
 
