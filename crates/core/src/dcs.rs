@@ -86,6 +86,13 @@ pub trait Dcs: Send + Sync {
     /// Sets the TTL for the lease / session used from now on.
     fn set_ttl(&self, ttl: u32);
 
+    /// The TTL the store really enforces on our lock when `configured` was asked for: a
+    /// ZooKeeper server may negotiate a shorter session, and the lease guard must count with
+    /// that one.
+    fn enforced_ttl(&self, configured: u32) -> u32 {
+        configured
+    }
+
     /// Sets the retry budget for single operations.
     fn set_retry_timeout(&self, retry_timeout: u32);
 }

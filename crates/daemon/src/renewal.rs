@@ -43,7 +43,7 @@ pub async fn renewal_timer(dcs: Arc<dyn Dcs>, shared: Arc<Shared>, me: String) {
         }
         let sent = Instant::now();
         match dcs.keepalive().await {
-            Ok(true) if leader && live => shared.lock_renewed(sent, ttl),
+            Ok(true) if leader && live => shared.lock_renewed(sent, dcs.enforced_ttl(ttl)),
             Ok(true) => {}
             Ok(false) => {
                 if leader {

@@ -33,6 +33,7 @@ pub async fn connect(
 pub fn dcs_name(config: &Config) -> &str {
     match &config.dcs {
         Some(DcsSection::Etcd3(_)) | Some(DcsSection::Etcd(_)) => "etcd",
+        Some(DcsSection::ZooKeeper(_)) | Some(DcsSection::Exhibitor(_)) => "zookeeper",
         Some(DcsSection::Other(n)) => n,
         None => "DCS",
     }

@@ -163,9 +163,8 @@ fn zookeeper_section(s: &Section) -> Result<ZooKeeperConfig, ConfigError> {
     // `PATRONI_ZOOKEEPER_USE_SSL` stays a string in Patroni: read it as a boolean either way.
     let use_ssl = match s.raw("use_ssl") {
         None => false,
-        Some(v) => super::value::as_bool(v).ok_or_else(|| {
-            ConfigError::invalid(&s.key_path("use_ssl"), "expected a boolean")
-        })?,
+        Some(v) => super::value::as_bool(v)
+            .ok_or_else(|| ConfigError::invalid(&s.key_path("use_ssl"), "expected a boolean"))?,
     };
     let auth_data = match s.map("auth_data")? {
         None => Vec::new(),
@@ -264,8 +263,7 @@ mod tests {
         });
         let alone = parse(json!({"exhibitor": {"hosts": ["e1", "e2"], "port": 8181}}));
         assert_eq!(alone.ok().flatten(), Some(want.clone()));
-        let legacy =
-            parse(json!({"zookeeper": {"exhibitor": {"hosts": "e1,e2", "port": 8181}}}));
+        let legacy = parse(json!({"zookeeper": {"exhibitor": {"hosts": "e1,e2", "port": 8181}}}));
         assert_eq!(legacy.ok().flatten(), Some(want));
         let no_port = parse(json!({"exhibitor": {"hosts": ["e1"]}}));
         assert_eq!(

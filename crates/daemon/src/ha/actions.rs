@@ -120,7 +120,8 @@ impl Ha {
         {
             return Err("could not take the leader lock after bootstrap".into());
         }
-        self.shared.lock_renewed(sent, self.dynamic.timing.ttl);
+        self.shared
+            .lock_renewed(sent, self.dcs.enforced_ttl(self.dynamic.timing.ttl));
         self.shared.primary_running.store(true, Ordering::SeqCst);
         self.shared.snap().role = "primary".into();
         Ok(())

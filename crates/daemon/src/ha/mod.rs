@@ -373,7 +373,8 @@ impl Ha {
                     }
                 };
                 if acquired {
-                    self.shared.lock_renewed(sent, self.dynamic.timing.ttl);
+                    self.shared
+                        .lock_renewed(sent, self.dcs.enforced_ttl(self.dynamic.timing.ttl));
                     self.mark_cluster_leader(cluster);
                     if cluster.failover.is_some() {
                         tracing::info!("Cleaning up failover key after acquiring leader lock...");
@@ -415,7 +416,8 @@ impl Ha {
         let sent = Instant::now();
         match self.dcs.update_leader(cluster, lsn).await {
             Ok(true) => {
-                self.shared.lock_renewed(sent, self.dynamic.timing.ttl);
+                self.shared
+                    .lock_renewed(sent, self.dcs.enforced_ttl(self.dynamic.timing.ttl));
                 true
             }
             Ok(false) => {
