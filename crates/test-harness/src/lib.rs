@@ -8,11 +8,13 @@ mod cluster;
 mod ctl;
 mod etcd;
 mod node;
+mod zookeeper;
 
 pub use cluster::TestCluster;
 pub use ctl::{patronictl, reference_program, run_patronictl};
 pub use etcd::Etcd;
 pub use node::{Node, NodeOptions};
+pub use zookeeper::ZooKeeper;
 
 use std::future::Future;
 use std::net::TcpListener;
