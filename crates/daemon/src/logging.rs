@@ -46,7 +46,7 @@ pub fn init(level: &str) {
         _ => "info",
     };
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,patroni={level},patroni_core={level},patroni_postgres={level},patroni_dcs_etcd={level}"
+        "warn,patroni={level},patroni_core={level},patroni_postgres={level},patroni_dcs_etcd={level},patroni_dcs_etcd2={level},patroni_dcs_zookeeper={level}"
     ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

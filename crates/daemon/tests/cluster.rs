@@ -1,10 +1,11 @@
-//! Cluster tests (issue 2 acceptance 1–4): real PostgreSQL 15, real etcd, three daemons as
-//! the `postgres` user, driven through the REST API and SQL.
+//! Cluster tests (issue 2 acceptance 1–4, issue 4 acceptance 2–3): real PostgreSQL 15, real
+//! etcd (v3 and v2 APIs) or ZooKeeper, three daemons as the `postgres` user, driven through
+//! the REST API and SQL.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use patroni_test_harness::{pg_connect, wait_for, NodeOptions, TestCluster};
+use patroni_test_harness::{pg_connect, wait_for, DcsKind, NodeOptions, TestCluster};
 
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_patroni"))
@@ -38,7 +39,26 @@ async fn create_table(port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_bootstrap_replicate_and_fail_over_after_kill_9() {
-    let opts = NodeOptions::default();
+    bootstrap_replicate_fail_over_and_rejoin(DcsKind::Etcd3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_on_etcd_v2() {
+    bootstrap_replicate_fail_over_and_rejoin(DcsKind::Etcd2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_on_zookeeper() {
+    bootstrap_replicate_fail_over_and_rejoin(DcsKind::ZooKeeper).await;
+}
+
+/// Bootstrap, replication, kill -9 of the leader, failover within ttl + loop_wait + 5 s with
+/// no acknowledged row lost, and the old leader's rejoin through pg_rewind, on `dcs`.
+async fn bootstrap_replicate_fail_over_and_rejoin(dcs: DcsKind) {
+    let opts = NodeOptions {
+        dcs,
+        ..Default::default()
+    };
     let mut cluster = TestCluster::new(binary(), 3, &opts);
     let started = Instant::now();
     cluster.start_all();
@@ -85,7 +105,7 @@ async fn three_nodes_bootstrap_replicate_and_fail_over_after_kill_9() {
     })
     .await;
     println!(
-        "failover: writes accepted on pg{new_leader} {:?} after kill -9",
+        "failover ({dcs:?}): writes accepted on pg{new_leader} {:?} after kill -9",
         killed.elapsed()
     );
     let new_port = cluster.nodes[new_leader].pg_port;
@@ -223,16 +243,31 @@ async fn two_daemons_started_at_once_never_both_run_a_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dcs_outage_stops_writes_before_the_ttl_and_the_cluster_recovers() {
-    let opts = NodeOptions::default();
+    outage_demotes_and_the_cluster_recovers(DcsKind::Etcd3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zookeeper_outage_past_the_session_timeout_demotes_and_the_cluster_recovers() {
+    outage_demotes_and_the_cluster_recovers(DcsKind::ZooKeeper).await;
+}
+
+/// The DCS server stops for longer than the ttl (the ZooKeeper session timeout): the primary
+/// stops taking writes before the ttl, no node takes writes while the server is down, and
+/// once it is back the cluster elects a leader and streams again, no daemon restarted.
+async fn outage_demotes_and_the_cluster_recovers(dcs: DcsKind) {
+    let opts = NodeOptions {
+        dcs,
+        ..Default::default()
+    };
     let mut cluster = TestCluster::new(binary(), 3, &opts);
     cluster.start_all();
     let leader = cluster.wait_healthy(2, Duration::from_secs(30)).await;
     let port = cluster.nodes[leader].pg_port;
     create_table(port).await;
 
-    // From the moment etcd stops, no renewal can succeed: the primary must stop taking
+    // From the moment the server stops, no renewal can succeed: the primary must stop taking
     // writes before `ttl` has passed (it may have renewed just before the stop).
-    cluster.etcd.stop();
+    cluster.stop_dcs();
     let stopped = Instant::now();
     let ttl = Duration::from_secs(u64::from(opts.ttl));
     let mut id = 0;
@@ -243,24 +278,24 @@ async fn dcs_outage_stops_writes_before_the_ttl_and_the_cluster_recovers() {
     })
     .await;
     println!(
-        "DCS outage: the primary refused writes {refused_after:?} after etcd stopped (ttl {ttl:?})"
+        "DCS outage ({dcs:?}): the primary refused writes {refused_after:?} after the server stopped (ttl {ttl:?})"
     );
-    // And it stays that way while the DCS is gone.
-    for _ in 0..20 {
+    // And it stays that way while the DCS is gone, past the ttl (every session expired).
+    while stopped.elapsed() < ttl + Duration::from_secs(3) {
         for n in &cluster.nodes {
             assert!(
                 !insert(n.pg_port, 100_000).await,
                 "a writable primary without the lock"
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    cluster.etcd.restart();
+    cluster.restart_dcs();
     let recovered = Instant::now();
     cluster.wait_healthy(2, Duration::from_secs(90)).await;
     println!(
-        "DCS back: one leader and two streaming replicas {:?} after etcd restarted",
+        "DCS back ({dcs:?}): one leader and two streaming replicas {:?} after the server restarted",
         recovered.elapsed()
     );
 }

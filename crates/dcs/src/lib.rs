@@ -1,5 +1,6 @@
 //! Builds the DCS client a configuration names, from the backends compiled in (one cargo
-//! feature per backend), for the daemon and patronictl alike.
+//! feature per backend, named after its section: `etcd3`, `etcd`, `zookeeper`), for the
+//! daemon and patronictl alike.
 
 use std::sync::Arc;
 
@@ -14,11 +15,31 @@ pub async fn connect(
     retry_timeout: u32,
 ) -> Result<Arc<dyn Dcs>, DcsError> {
     let prefix = cluster_prefix(&config.namespace, &config.scope);
+    // Each arm exists only when its backend is compiled in; the bindings are unused otherwise.
+    let _ = (&prefix, name, ttl, retry_timeout);
     match &config.dcs {
-        #[cfg(feature = "etcd")]
+        #[cfg(feature = "etcd3")]
         Some(DcsSection::Etcd3(etcd)) => {
             let dcs =
                 patroni_dcs_etcd::EtcdDcs::connect(etcd, &prefix, name, ttl, retry_timeout).await?;
+            Ok(Arc::new(dcs))
+        }
+        #[cfg(feature = "etcd")]
+        Some(DcsSection::Etcd(etcd)) => {
+            let dcs =
+                patroni_dcs_etcd2::EtcdV2Dcs::connect(etcd, &prefix, name, ttl, retry_timeout)?;
+            Ok(Arc::new(dcs))
+        }
+        #[cfg(feature = "zookeeper")]
+        Some(DcsSection::ZooKeeper(zk)) => {
+            use patroni_dcs_zookeeper::ZooKeeperDcs;
+            let dcs = ZooKeeperDcs::new(zk, &prefix, name, ttl, retry_timeout)?;
+            Ok(Arc::new(dcs))
+        }
+        #[cfg(feature = "zookeeper")]
+        Some(DcsSection::Exhibitor(ex)) => {
+            use patroni_dcs_zookeeper::ZooKeeperDcs;
+            let dcs = ZooKeeperDcs::with_exhibitor(ex, &prefix, name, ttl, retry_timeout).await?;
             Ok(Arc::new(dcs))
         }
         Some(other) => Err(DcsError::Protocol(format!(

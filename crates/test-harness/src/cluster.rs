@@ -1,16 +1,21 @@
-//! A whole test cluster: one etcd and `n` nodes named `pg0`, `pg1`, ...
+//! A whole test cluster: its DCS server (etcd, or ZooKeeper) and `n` nodes named `pg0`,
+//! `pg1`, ...
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{Etcd, Node, NodeOptions, TempDir};
+use crate::{DcsKind, Etcd, Node, NodeOptions, TempDir, ZooKeeper};
 
-/// etcd plus nodes; everything stops when dropped.
+/// A DCS server plus nodes; everything stops when dropped.
 pub struct TestCluster {
     /// The nodes (not started by [`TestCluster::new`]).
     pub nodes: Vec<Node>,
-    /// The etcd server.
+    /// The etcd server (the DCS unless the options name ZooKeeper; patronictl tests that
+    /// need a second cluster use it too).
     pub etcd: Etcd,
+    /// The ZooKeeper server, for [`DcsKind::ZooKeeper`].
+    pub zookeeper: Option<ZooKeeper>,
+    dcs: DcsKind,
     dir: TempDir,
 }
 
@@ -18,19 +23,39 @@ impl TestCluster {
     /// Writes the configuration of `n` nodes running `binary`.
     pub fn new(binary: &Path, n: usize, opts: &NodeOptions) -> TestCluster {
         let etcd = Etcd::start();
+        let zookeeper = (opts.dcs == DcsKind::ZooKeeper).then(ZooKeeper::start);
+        let section = match (&zookeeper, opts.dcs) {
+            (Some(zk), _) => format!("zookeeper:\n  hosts: ['{}']", zk.endpoint()),
+            (None, DcsKind::Etcd2) => format!("etcd:\n  host: {}", etcd.endpoint()),
+            (None, _) => format!("etcd3:\n  hosts: {}", etcd.endpoint()),
+        };
         let dir = TempDir::new("cluster");
         let nodes = (0..n)
-            .map(|i| {
-                Node::new(
-                    binary,
-                    dir.path(),
-                    &format!("pg{i}"),
-                    &etcd.endpoint(),
-                    opts,
-                )
-            })
+            .map(|i| Node::new(binary, dir.path(), &format!("pg{i}"), &section, opts))
             .collect();
-        TestCluster { nodes, etcd, dir }
+        TestCluster {
+            nodes,
+            etcd,
+            zookeeper,
+            dcs: opts.dcs,
+            dir,
+        }
+    }
+
+    /// Stops the cluster's DCS server (data kept).
+    pub fn stop_dcs(&mut self) {
+        match (&mut self.zookeeper, self.dcs) {
+            (Some(zk), DcsKind::ZooKeeper) => zk.stop(),
+            _ => self.etcd.stop(),
+        }
+    }
+
+    /// Starts the cluster's DCS server again on the same address and data.
+    pub fn restart_dcs(&mut self) {
+        match (&mut self.zookeeper, self.dcs) {
+            (Some(zk), DcsKind::ZooKeeper) => zk.restart(),
+            _ => self.etcd.restart(),
+        }
     }
 
     /// The directory holding every node.

@@ -13,7 +13,7 @@ mod zookeeper;
 pub use cluster::TestCluster;
 pub use ctl::{patronictl, reference_program, run_patronictl};
 pub use etcd::Etcd;
-pub use node::{Node, NodeOptions};
+pub use node::{DcsKind, Node, NodeOptions};
 pub use zookeeper::ZooKeeper;
 
 use std::future::Future;

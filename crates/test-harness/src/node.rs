@@ -25,6 +25,20 @@ pub struct NodeOptions {
     pub tags: String,
     /// Extra lines under `restapi:` (e.g. `authentication`).
     pub restapi: String,
+    /// The DCS the cluster runs on.
+    pub dcs: DcsKind,
+}
+
+/// Which DCS a test cluster runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DcsKind {
+    /// etcd's v3 API (`etcd3:`).
+    #[default]
+    Etcd3,
+    /// etcd's v2 API (`etcd:`).
+    Etcd2,
+    /// ZooKeeper (`zookeeper:`).
+    ZooKeeper,
 }
 
 impl Default for NodeOptions {
@@ -36,6 +50,7 @@ impl Default for NodeOptions {
             retry_timeout: 5,
             tags: "  nofailover: false".into(),
             restapi: String::new(),
+            dcs: DcsKind::default(),
         }
     }
 }
@@ -61,8 +76,9 @@ pub struct Node {
 }
 
 impl Node {
-    /// Writes the configuration for member `name` in `dir`; does not start it.
-    pub fn new(binary: &Path, dir: &Path, name: &str, etcd: &str, opts: &NodeOptions) -> Node {
+    /// Writes the configuration for member `name` in `dir`, with `dcs` the YAML of its DCS
+    /// section; does not start it.
+    pub fn new(binary: &Path, dir: &Path, name: &str, dcs: &str, opts: &NodeOptions) -> Node {
         let pg_port = free_port();
         let api_port = free_port();
         let node_dir = dir.join(name);
@@ -78,8 +94,7 @@ restapi:
   listen: 127.0.0.1:{api_port}
   connect_address: 127.0.0.1:{api_port}
 {restapi}
-etcd3:
-  hosts: {etcd}
+{dcs}
 bootstrap:
   dcs:
     ttl: {ttl}

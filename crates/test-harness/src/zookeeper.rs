@@ -38,7 +38,10 @@ impl ZooKeeper {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("zookeeper.log")).expect("zk log");
-        let classpath = format!("{}:/usr/share/java/zookeeper.jar", self.dir.path().display());
+        let classpath = format!(
+            "{}:/usr/share/java/zookeeper.jar",
+            self.dir.path().display()
+        );
         let child = Command::new("java")
             .args(["-Xmx128m", "-XX:+UseSerialGC", "-cp", &classpath])
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
