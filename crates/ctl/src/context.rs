@@ -119,10 +119,14 @@ fn apply_dcs_url(tree: &mut Value, url: &str) -> anyhow::Result<()> {
     for k in config::local_dcs_names() {
         map.remove(*k);
     }
-    map.insert(
-        scheme,
-        json!({"host": format!("{host}:{}", port.unwrap_or(default_port))}),
-    );
+    let port = port.unwrap_or(default_port);
+    let section = match scheme.as_str() {
+        // ZooKeeper takes a server list; Exhibitor a host list and its port apart.
+        "zookeeper" => json!({"hosts": [format!("{host}:{port}")]}),
+        "exhibitor" => json!({"hosts": [host], "port": port}),
+        _ => json!({"host": format!("{host}:{port}")}),
+    };
+    map.insert(scheme, section);
     if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
         map.insert("namespace".into(), json!(format!("/{ns}")));
     }

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use patroni_test_harness::{reference_program, sibling_binary, wait_for, NodeOptions, TestCluster};
+use patroni_test_harness::{
+    reference_program, sibling_binary, wait_for, DcsKind, NodeOptions, TestCluster,
+};
 use serde_json::Value;
 
 /// (Member, Role, State, TL) rows of `patronictl list -f json`.
@@ -142,4 +144,61 @@ async fn upstream_patronictl_lists_our_cluster() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("+ Cluster: batman ("), "{text}");
     assert!(text.contains("| Member | Host            | Role    | State     | TL | Receive LSN | Lag | Replay LSN | Lag |"), "{text}");
+}
+
+/// Issue 4 acceptance 4: Patroni 4.1's patronictl lists our cluster on ZooKeeper (and on the
+/// etcd v2 API) as ours does, and ours reaches it with `--dcs-url zookeeper://...`.
+async fn upstream_lists_our_cluster_on(dcs: DcsKind) {
+    let ctl41 = reference_program("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
+    let ours = sibling_binary("patronictl").display().to_string();
+    let opts = NodeOptions {
+        dcs,
+        ..Default::default()
+    };
+    let mut cluster = TestCluster::new(Path::new(env!("CARGO_BIN_EXE_patroni")), 3, &opts);
+    cluster.start_all();
+    cluster.wait_healthy(2, Duration::from_secs(60)).await;
+    let config = cluster.nodes[0].config_path.display().to_string();
+    let args = ["-c", config.as_str(), "list", "-f", "json"];
+    let expected = wait_for(
+        "every member on one timeline in our listing",
+        Duration::from_secs(20),
+        || {
+            let ours = ours.clone();
+            async move {
+                let r = rows(&ours, &args, &[]);
+                (r.len() == 3
+                    && r.iter().all(|m| m.3 == r[0].3 && m.3 > 0)
+                    && r.iter().filter(|m| m.2 == "streaming").count() == 2
+                    && r.iter().filter(|m| m.1 == "Leader").count() == 1)
+                    .then_some(r)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        rows(&ctl41, &args, &[]),
+        expected,
+        "Patroni 4.1 patronictl on {dcs:?}"
+    );
+    if let Some(zk) = &cluster.zookeeper {
+        let url = format!("zookeeper://{}/service", zk.endpoint());
+        let by_url = ["--dcs-url", url.as_str(), "list", "batman", "-f", "json"];
+        assert_eq!(rows(&ours, &by_url, &[]), expected, "ours with --dcs-url");
+        assert_eq!(
+            rows(&ctl41, &by_url, &[]),
+            expected,
+            "upstream with --dcs-url"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_patronictl_lists_our_cluster_on_zookeeper() {
+    upstream_lists_our_cluster_on(DcsKind::ZooKeeper).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_patronictl_lists_our_cluster_on_etcd_v2() {
+    upstream_lists_our_cluster_on(DcsKind::Etcd2).await;
 }
