@@ -151,7 +151,10 @@ fn environment_fills_a_file_without_dcs_section() {
 #[test]
 fn bad_zookeeper_and_exhibitor_sections() {
     let zk = |section: &str| GOOD.replace("etcd3:\n  host: 127.0.0.1:2379\n", section);
-    assert_rejected(&zk("zookeeper:\n  use_ssl: false\n"), "zookeeper.hosts: is required");
+    assert_rejected(
+        &zk("zookeeper:\n  use_ssl: false\n"),
+        "zookeeper.hosts: is required",
+    );
     assert_rejected(
         &zk("zookeeper:\n  hosts: ['127.0.0.1:21x81']\n"),
         "zookeeper.hosts[0]: expected host or host:port",
@@ -160,7 +163,10 @@ fn bad_zookeeper_and_exhibitor_sections() {
         &zk("exhibitor:\n  hosts: [zk1]\n  port: nope\n"),
         "exhibitor.port: expected an integer",
     );
-    assert_rejected(&zk("exhibitor:\n  hosts: [zk1]\n"), "exhibitor.port: is required");
+    assert_rejected(
+        &zk("exhibitor:\n  hosts: [zk1]\n"),
+        "exhibitor.port: is required",
+    );
     let (code, out) = run(&zk("zookeeper:\n  hosts: 127.0.0.1:2181,127.0.0.2\n"), true);
     assert_eq!(code, 0, "a good zookeeper section validates: {out}");
 }

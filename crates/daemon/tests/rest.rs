@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use patroni_test_harness::{http_get, http_request, NodeOptions, TestCluster};
+use patroni_test_harness::{http_get, http_request, wait_for, NodeOptions, TestCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// (path, code on the primary, code on a replica), from the capture of Patroni 4.1.4.
@@ -141,7 +141,17 @@ async fn status_codes_match_patroni_4_1() {
         "database_system_identifier",
         "patroni",
     ];
-    let (doc, body) = patroni_doc(primary).await;
+    // The REST API shares one status query for up to 500 ms, so the replica's walsender can
+    // show up on the primary a moment after the replica reports streaming.
+    let (doc, body) = wait_for(
+        "the primary's /patroni to list the replica's connection",
+        Duration::from_secs(5),
+        || async {
+            let (doc, body) = patroni_doc(primary).await;
+            doc.get("replication").is_some().then_some((doc, body))
+        },
+    )
+    .await;
     assert_eq!(keys(&doc), primary_keys, "{body}");
     assert!(
         body.contains("\"role\": \"primary\""),

@@ -1,13 +1,13 @@
 //! The cases of the suite. Each takes a fresh backend and panics with what broke. Times are
 //! bounds polled with a deadline, never sleeps that stand in for synchronization.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use patroni_core::cluster::Cluster;
 use patroni_core::dcs::Dcs;
+use patroni_test_harness::wait_for as eventually;
 
 use crate::{Backend, TEST_TTL};
 
@@ -20,25 +20,6 @@ async fn cluster(dcs: &dyn Dcs) -> Cluster {
 
 fn leader_of(c: &Cluster) -> Option<String> {
     c.leader_name().map(str::to_string)
-}
-
-/// Polls `check` every 100 ms until it yields a value or `timeout` passes.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn clients(b: &dyn Backend, n: usize, ttl: u32) -> Vec<Arc<dyn Dcs>> {
