@@ -210,7 +210,8 @@ impl Dcs for EtcdDcs {
                 })
             })
             .collect();
-        self.ensure_watcher();
+        let revision = resp.header().map(|h| h.revision()).unwrap_or(0);
+        self.ensure_watcher(revision + 1);
         Ok(Cluster::from_keys(&keys))
     }
 
@@ -396,7 +397,6 @@ impl Dcs for EtcdDcs {
     }
 
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError> {
-        self.ensure_watcher();
         Ok(tokio::time::timeout(timeout, self.wake.notified())
             .await
             .is_ok())
