@@ -1,12 +1,13 @@
 //! Interop, the other direction (issue 3 acceptance 8): Patroni 3.0.2's patronictl switches
 //! our cluster over and edits its configuration; our patronictl lists and switches over a
-//! cluster of Patroni 4.1 daemons (run from the same YAML our daemons use).
+//! cluster of Patroni 4.1 daemons (run from the same YAML our daemons use), on etcd v3 and on
+//! ZooKeeper.
 
 use std::path::Path;
 use std::time::Duration;
 
 use patroni_test_harness::{
-    patronictl, reference_program, run_patronictl, sibling_binary, wait_for, NodeOptions,
+    patronictl, reference_program, run_patronictl, sibling_binary, wait_for, DcsKind, NodeOptions,
     TestCluster,
 };
 use serde_json::Value;
@@ -82,11 +83,26 @@ async fn patroni_3_0_patronictl_switches_over_and_edits_our_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_patronictl_lists_and_switches_over_upstream_daemons() {
+    lists_and_switches_over_upstream_daemons(DcsKind::Etcd3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_patronictl_lists_and_switches_over_upstream_daemons_on_zookeeper() {
+    lists_and_switches_over_upstream_daemons(DcsKind::ZooKeeper).await;
+}
+
+/// Three Patroni 4.1 daemons on `dcs`: our patronictl reads the keys they wrote as theirs
+/// does, and switches them over through their REST API.
+async fn lists_and_switches_over_upstream_daemons(dcs: DcsKind) {
     let upstream = reference_program("PATRONI_41", "/opt/patroni-rs-venv/bin/patroni");
     let ctl41 = reference_program("PATRONICTL_41", "/opt/patroni-rs-venv/bin/patronictl");
     let ours = sibling_binary("patronictl").display().to_string();
+    let opts = NodeOptions {
+        dcs,
+        ..Default::default()
+    };
     let cluster = {
-        let mut c = TestCluster::new(Path::new(&upstream), 3, &NodeOptions::default());
+        let mut c = TestCluster::new(Path::new(&upstream), 3, &opts);
         c.start_all();
         c
     };
