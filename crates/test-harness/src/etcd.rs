@@ -1,13 +1,14 @@
 //! A private etcd server on free loopback ports.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::server::ServerProcess;
 use crate::{free_port, TempDir};
 
 /// A running etcd, killed and its data removed on drop.
 pub struct Etcd {
-    child: Option<Child>,
+    child: ServerProcess,
     /// Client port.
     pub port: u16,
     peer_port: u16,
@@ -21,7 +22,7 @@ impl Etcd {
         let peer_port = free_port();
         let dir = TempDir::new("etcd");
         let mut etcd = Etcd {
-            child: None,
+            child: ServerProcess::default(),
             port,
             peer_port,
             dir,
@@ -51,7 +52,7 @@ impl Etcd {
             .stderr(log)
             .spawn()
             .expect("cannot start etcd (apt-get install etcd-server)");
-        self.child = Some(child);
+        self.child.set(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "etcd did not start");
@@ -66,21 +67,12 @@ impl Etcd {
 
     /// Stops the server (data kept), e.g. to test DCS outages.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.child.stop();
     }
 
     /// Starts it again on the same ports and data.
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

@@ -8,6 +8,7 @@ mod cluster;
 mod ctl;
 mod etcd;
 mod node;
+mod server;
 mod zookeeper;
 
 pub use cluster::TestCluster;

@@ -3,14 +3,15 @@
 //! short as two seconds are allowed.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::server::ServerProcess;
 use crate::{free_port, TempDir};
 
 /// A running ZooKeeper, killed and its data removed on drop.
 pub struct ZooKeeper {
-    child: Option<Child>,
+    child: ServerProcess,
     /// Client port.
     pub port: u16,
     dir: TempDir,
@@ -28,7 +29,7 @@ impl ZooKeeper {
         );
         std::fs::write(dir.path().join("zoo.cfg"), config).expect("write zoo.cfg");
         let mut zk = ZooKeeper {
-            child: None,
+            child: ServerProcess::default(),
             port,
             dir,
         };
@@ -51,7 +52,7 @@ impl ZooKeeper {
             .stderr(log)
             .spawn()
             .expect("cannot start ZooKeeper (apt-get install zookeeper default-jre-headless)");
-        self.child = Some(child);
+        self.child.set(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.serving() {
             assert!(Instant::now() < deadline, "ZooKeeper did not start");
@@ -78,21 +79,12 @@ impl ZooKeeper {
 
     /// Stops the server (data kept), e.g. to test DCS outages.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.child.stop();
     }
 
     /// Starts it again on the same port and data.
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
-    }
-}
-
-impl Drop for ZooKeeper {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
