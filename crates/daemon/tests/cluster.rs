@@ -131,18 +131,24 @@ async fn bootstrap_replicate_fail_over_and_rejoin(dcs: DcsKind) {
     assert!(timeline >= 2, "the new leader runs on a new timeline");
     cluster.nodes[leader].start();
     let old = &cluster.nodes[leader];
-    wait_for(
-        "the old leader to stream from the new one",
-        Duration::from_secs(60),
-        || async {
-            let s = old.status().await?;
-            let ok = s.get("role")?.as_str()? == "replica"
-                && s.get("replication_state")?.as_str()? == "streaming"
-                && s.get("timeline")?.as_u64()? == timeline;
-            ok.then_some(())
-        },
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = old.status().await;
+        let streaming = s.as_ref().is_some_and(|s| {
+            s.get("role").and_then(|v| v.as_str()) == Some("replica")
+                && s.get("replication_state").and_then(|v| v.as_str()) == Some("streaming")
+                && s.get("timeline").and_then(|v| v.as_u64()) == Some(timeline)
+        });
+        if streaming {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old leader did not stream from the new one on timeline {timeline} within 60 s; last status {s:?}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = cluster.nodes[leader].logs();
     assert!(
         log.contains("running pg_rewind from")

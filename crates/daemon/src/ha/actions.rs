@@ -159,7 +159,17 @@ impl Ha {
     async fn start_replica(&mut self, upstream: Option<ReplicaOf>) {
         self.set_pg_state("starting");
         self.shared.snap().role = "replica".into();
-        match self.pg.start(&self.dynamic, Some(upstream.as_ref())).await {
+        // After a rewind the replica may need WAL from the leader before it accepts
+        // connections, and the leader makes our replication slot only once it sees our
+        // member key: announce ourselves first, and keep the key alive (busy) while the
+        // start waits, or the two wait on each other until the start times out.
+        if let Err(e) = self.dcs.touch_member(&self.member_json()).await {
+            tracing::warn!("failed to update member key: {e}");
+        }
+        self.set_busy(true);
+        let started = self.pg.start(&self.dynamic, Some(upstream.as_ref())).await;
+        self.set_busy(false);
+        match started {
             Ok(()) => {
                 self.set_pg_state("running");
                 self.upstream = Some(upstream);
