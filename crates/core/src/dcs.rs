@@ -66,15 +66,33 @@ pub trait Dcs: Send + Sync {
     /// Writes our member key, bound to our lease.
     async fn touch_member(&self, data: &str) -> Result<(), DcsError>;
 
+    /// Writes the permanent key `key` (`config`, `failover`, `history`), creating it when
+    /// missing; with `version`, only if it still has that version (`Ok(false)` otherwise).
+    async fn write_key(
+        &self,
+        key: &str,
+        value: &str,
+        version: Option<i64>,
+    ) -> Result<bool, DcsError>;
+
     /// Writes `config`; with `version` only if it still has that version (`Ok(false)` otherwise).
-    async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError>;
+    async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
+        self.write_key("config", value, version).await
+    }
 
     /// Writes `failover`; with `version` only if it still has that version.
-    async fn set_failover_value(&self, value: &str, version: Option<i64>)
-        -> Result<bool, DcsError>;
+    async fn set_failover_value(
+        &self,
+        value: &str,
+        version: Option<i64>,
+    ) -> Result<bool, DcsError> {
+        self.write_key("failover", value, version).await
+    }
 
     /// Writes `history`.
-    async fn set_history_value(&self, value: &str) -> Result<bool, DcsError>;
+    async fn set_history_value(&self, value: &str) -> Result<bool, DcsError> {
+        self.write_key("history", value, None).await
+    }
 
     /// Deletes every key of the cluster.
     async fn delete_cluster(&self) -> Result<(), DcsError>;

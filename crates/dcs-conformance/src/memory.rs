@@ -285,20 +285,13 @@ impl Dcs for MemoryDcs {
         })
     }
 
-    async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
-        self.cas("config", value, version)
-    }
-
-    async fn set_failover_value(
+    async fn write_key(
         &self,
+        key: &str,
         value: &str,
         version: Option<i64>,
     ) -> Result<bool, DcsError> {
-        self.cas("failover", value, version)
-    }
-
-    async fn set_history_value(&self, value: &str) -> Result<bool, DcsError> {
-        self.cas("history", value, None)
+        self.cas(key, value, version)
     }
 
     async fn delete_cluster(&self) -> Result<(), DcsError> {

@@ -370,20 +370,13 @@ impl Dcs for EtcdDcs {
         Ok(())
     }
 
-    async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
-        self.cas_put("config", value, version).await
-    }
-
-    async fn set_failover_value(
+    async fn write_key(
         &self,
+        key: &str,
         value: &str,
         version: Option<i64>,
     ) -> Result<bool, DcsError> {
-        self.cas_put("failover", value, version).await
-    }
-
-    async fn set_history_value(&self, value: &str) -> Result<bool, DcsError> {
-        self.put("history", value, None).await.map(|_| true)
+        self.cas_put(key, value, version).await
     }
 
     async fn delete_cluster(&self) -> Result<(), DcsError> {

@@ -280,20 +280,13 @@ impl Dcs for ZooKeeperDcs {
         Ok(())
     }
 
-    async fn set_config_value(&self, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
-        self.set("config", value, version).await
-    }
-
-    async fn set_failover_value(
+    async fn write_key(
         &self,
+        key: &str,
         value: &str,
         version: Option<i64>,
     ) -> Result<bool, DcsError> {
-        self.set("failover", value, version).await
-    }
-
-    async fn set_history_value(&self, value: &str) -> Result<bool, DcsError> {
-        self.set("history", value, None).await
+        self.set(key, value, version).await
     }
 
     async fn delete_cluster(&self) -> Result<(), DcsError> {
