@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use patroni_core::cluster::{Cluster, KeyValue};
-use patroni_core::dcs::{Dcs, DcsError};
+use patroni_core::dcs::{Dcs, DcsError, StatusKey};
 use tokio::sync::Notify;
 
 #[derive(Default)]
@@ -62,6 +62,7 @@ impl MemoryStore {
                 session: None,
                 seen: None,
             }),
+            status: StatusKey::default(),
         }
     }
 
@@ -133,6 +134,7 @@ pub struct MemoryDcs {
     prefix: String,
     name: String,
     state: Mutex<ClientState>,
+    status: StatusKey,
 }
 
 impl MemoryDcs {
@@ -214,8 +216,7 @@ impl Dcs for MemoryDcs {
 
     async fn update_leader(&self, _: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError> {
         let key = self.key("leader");
-        let status = self.key("status");
-        self.store.with(|d| {
+        let held = self.store.with(|d| {
             let ours = self.state().session;
             let held = matches!(d.keys.get(&key), Some(e) if e.value == self.name && e.session == ours && ours.is_some());
             if held {
@@ -224,12 +225,11 @@ impl Dcs for MemoryDcs {
                     d.sessions
                         .insert(id, Instant::now() + Duration::from_secs(ttl));
                 }
-                if let Some(lsn) = last_lsn {
-                    d.put(status, &format!("{{\"optime\":{lsn}}}"), None);
-                }
             }
             held
-        })
+        })?;
+        self.status.after_renewal(self, held, last_lsn).await;
+        Ok(held)
     }
 
     async fn keepalive(&self) -> Result<bool, DcsError> {
@@ -247,12 +247,11 @@ impl Dcs for MemoryDcs {
     }
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {
+        if let Some(lsn) = last_lsn {
+            self.status.write(self, lsn).await?;
+        }
         let key = self.key("leader");
-        let status = self.key("status");
         self.store.with(|d| {
-            if let Some(lsn) = last_lsn {
-                d.put(status, &format!("{{\"optime\":{lsn}}}"), None);
-            }
             if d.keys.get(&key).is_some_and(|e| e.value == self.name) {
                 d.delete(&key);
             }

@@ -16,7 +16,7 @@ use etcd_client::{
 };
 use patroni_core::cluster::{Cluster, KeyValue};
 use patroni_core::config::EtcdConfig;
-use patroni_core::dcs::{Dcs, DcsError};
+use patroni_core::dcs::{Dcs, DcsError, StatusKey};
 use tokio::sync::Notify;
 
 /// A node's (or patronictl's) connection to an etcd v3 cluster.
@@ -25,6 +25,7 @@ pub struct EtcdDcs {
     prefix: String,
     name: String,
     state: Mutex<LeaseState>,
+    status: StatusKey,
     wake: std::sync::Arc<Notify>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -33,7 +34,6 @@ struct LeaseState {
     ttl: u32,
     retry_timeout: u32,
     lease: Option<i64>,
-    last_status: Option<String>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> DcsError {
@@ -88,8 +88,8 @@ impl EtcdDcs {
                 ttl,
                 retry_timeout,
                 lease: None,
-                last_status: None,
             }),
+            status: StatusKey::default(),
             wake: std::sync::Arc::new(Notify::new()),
             watcher: Mutex::new(None),
         })
@@ -169,16 +169,6 @@ impl EtcdDcs {
                 .await
             }
         }
-    }
-
-    async fn write_status(&self, last_lsn: u64) -> Result<(), DcsError> {
-        let value = format!("{{\"optime\":{last_lsn}}}");
-        if self.lock_state().last_status.as_deref() == Some(value.as_str()) {
-            return Ok(());
-        }
-        self.put("status", &value, None).await?;
-        self.lock_state().last_status = Some(value);
-        Ok(())
     }
 
     fn is_lease_not_found(e: &DcsError) -> bool {
@@ -280,13 +270,7 @@ impl Dcs for EtcdDcs {
             }
             moved
         };
-        if held {
-            if let Some(lsn) = last_lsn {
-                if let Err(e) = self.write_status(lsn).await {
-                    tracing::warn!("failed to write /status: {e}");
-                }
-            }
-        }
+        self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
@@ -321,7 +305,7 @@ impl Dcs for EtcdDcs {
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {
         if let Some(lsn) = last_lsn {
-            self.write_status(lsn).await?;
+            self.status.write(self, lsn).await?;
         }
         let key = self.key("leader");
         self.txn(

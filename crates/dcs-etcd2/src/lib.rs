@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use hyper::Method;
 use patroni_core::cluster::{Cluster, KeyValue};
 use patroni_core::config::EtcdConfig;
-use patroni_core::dcs::{Dcs, DcsError};
+use patroni_core::dcs::{Dcs, DcsError, StatusKey};
 use tokio::sync::Notify;
 
 use http::{Http, Node, Outcome};
@@ -29,6 +29,7 @@ pub struct EtcdV2Dcs {
     prefix: String,
     name: String,
     state: Mutex<State>,
+    status: StatusKey,
     wake: Arc<Notify>,
     /// The etcd index the watch waits from: one past the last read or event.
     next_index: Arc<AtomicI64>,
@@ -40,7 +41,6 @@ struct State {
     retry_timeout: u32,
     /// We created or renewed `leader` last: the renewal timer refreshes it.
     leading: bool,
-    last_status: Option<String>,
 }
 
 impl EtcdV2Dcs {
@@ -73,8 +73,8 @@ impl EtcdV2Dcs {
                 ttl,
                 retry_timeout,
                 leading: false,
-                last_status: None,
             }),
+            status: StatusKey::default(),
             wake: Arc::new(Notify::new()),
             next_index: Arc::new(AtomicI64::new(0)),
             watcher: Mutex::new(None),
@@ -126,16 +126,6 @@ impl EtcdV2Dcs {
             query.push(("prevIndex", v.to_string()));
         }
         self.put(key, &query).await
-    }
-
-    async fn write_status(&self, last_lsn: u64) -> Result<(), DcsError> {
-        let value = format!("{{\"optime\":{last_lsn}}}");
-        if self.state().last_status.as_deref() == Some(value.as_str()) {
-            return Ok(());
-        }
-        self.put("status", &[("value", value.clone())]).await?;
-        self.state().last_status = Some(value);
-        Ok(())
     }
 
     /// Refreshes the TTL of `key` if it still holds `value`, without notifying watchers.
@@ -228,13 +218,7 @@ impl Dcs for EtcdV2Dcs {
             _ => false,
         };
         self.state().leading = held;
-        if held {
-            if let Some(lsn) = last_lsn {
-                if let Err(e) = self.write_status(lsn).await {
-                    tracing::warn!("failed to write /status: {e}");
-                }
-            }
-        }
+        self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
@@ -260,7 +244,7 @@ impl Dcs for EtcdV2Dcs {
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {
         if let Some(lsn) = last_lsn {
-            self.write_status(lsn).await?;
+            self.status.write(self, lsn).await?;
         }
         self.state().leading = false;
         self.call(

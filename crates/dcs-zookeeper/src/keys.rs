@@ -87,16 +87,6 @@ impl ZooKeeperDcs {
         Ok(stat.is_some_and(|s| s.ephemeral_owner == client.session_id().0))
     }
 
-    async fn write_status(&self, last_lsn: u64) -> Result<(), DcsError> {
-        let value = format!("{{\"optime\":{last_lsn}}}");
-        if self.state().last_status.as_deref() == Some(value.as_str()) {
-            return Ok(());
-        }
-        self.set("status", &value, None).await?;
-        self.state().last_status = Some(value);
-        Ok(())
-    }
-
     async fn read_children(
         &self,
         client: &zk::Client,
@@ -187,13 +177,7 @@ impl Dcs for ZooKeeperDcs {
             }
         };
         self.state().leading = held;
-        if held {
-            if let Some(lsn) = last_lsn {
-                if let Err(e) = self.write_status(lsn).await {
-                    tracing::warn!("failed to write /status: {e}");
-                }
-            }
-        }
+        self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
@@ -215,7 +199,7 @@ impl Dcs for ZooKeeperDcs {
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {
         if let Some(lsn) = last_lsn {
-            self.write_status(lsn).await?;
+            self.status.write(self, lsn).await?;
         }
         let client = self.client().await?;
         self.state().leading = false;

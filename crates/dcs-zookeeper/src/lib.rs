@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use patroni_core::config::{ExhibitorConfig, ZooKeeperConfig};
-use patroni_core::dcs::DcsError;
+use patroni_core::dcs::{DcsError, StatusKey};
 use tokio::sync::Notify;
 use zookeeper_client as zk;
 
@@ -37,6 +37,7 @@ pub struct ZooKeeperDcs {
     /// Leave sessions open on drop, as a killed process does (tests of expiry).
     detached: bool,
     state: Mutex<State>,
+    status: StatusKey,
     /// The current session; replaced when it expires or is closed.
     session: tokio::sync::Mutex<Option<zk::Client>>,
     wake: Arc<Notify>,
@@ -53,7 +54,6 @@ struct State {
     ttl_changed: bool,
     leading: bool,
     last_member: Option<String>,
-    last_status: Option<String>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> DcsError {
@@ -126,8 +126,8 @@ impl ZooKeeperDcs {
                 ttl_changed: false,
                 leading: false,
                 last_member: None,
-                last_status: None,
             }),
+            status: StatusKey::default(),
             session: tokio::sync::Mutex::new(None),
             wake: Arc::new(Notify::new()),
             watcher: Mutex::new(None),
