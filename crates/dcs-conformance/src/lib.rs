@@ -7,10 +7,12 @@
 mod cases;
 pub mod memory;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use patroni_core::dcs::Dcs;
+use patroni_test_harness::DcsServer;
 
 pub use cases::*;
 
@@ -32,6 +34,48 @@ pub trait Backend: Send + Sync {
     async fn stop(&self);
     /// Starts the server again on the same address and data.
     async fn start(&self);
+}
+
+/// Makes a client of the server at `endpoint` for member `name` with `ttl`, on this suite's
+/// cluster prefix [`PREFIX`].
+pub type Connect = fn(endpoint: String, name: String, ttl: u32) -> BoxFuture<'static, Arc<dyn Dcs>>;
+
+/// The cluster prefix the suite's clients use.
+pub const PREFIX: &str = "/service/conformance/";
+
+/// A [`Backend`] on a real server the test owns.
+pub struct ServerBackend<S> {
+    server: Mutex<S>,
+    connect: Connect,
+}
+
+impl<S: DcsServer> ServerBackend<S> {
+    /// `server`, reached through `connect`.
+    pub fn new(server: S, connect: Connect) -> ServerBackend<S> {
+        ServerBackend {
+            server: Mutex::new(server),
+            connect,
+        }
+    }
+
+    fn server(&self) -> std::sync::MutexGuard<'_, S> {
+        // A poisoned lock only means another case panicked; the server handle is intact.
+        self.server.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl<S: DcsServer> Backend for ServerBackend<S> {
+    async fn client(&self, name: &str, ttl: u32) -> Arc<dyn Dcs> {
+        let endpoint = self.server().endpoint();
+        (self.connect)(endpoint, name.to_string(), ttl).await
+    }
+    async fn stop(&self) {
+        self.server().stop();
+    }
+    async fn start(&self) {
+        self.server().restart();
+    }
 }
 
 /// One `#[tokio::test]` per conformance case; `$make` is an async expression that yields a

@@ -15,6 +15,7 @@ pub use cluster::TestCluster;
 pub use ctl::{patronictl, reference_program, run_patronictl};
 pub use etcd::Etcd;
 pub use node::{DcsKind, Node, NodeOptions};
+pub use server::DcsServer;
 pub use zookeeper::ZooKeeper;
 
 use std::future::Future;
