@@ -134,6 +134,11 @@ impl Dcs for ZooKeeperDcs {
         let mut keys = Vec::new();
         self.read_children(&client, self.dir(), "", &mut keys)
             .await?;
+        let ours = format!("members/{}", self.name);
+        self.state().member_read = keys
+            .iter()
+            .find(|kv| kv.key == ours)
+            .map(|kv| (kv.value.clone(), kv.session.clone().unwrap_or_default()));
         Ok(Cluster::from_keys(&keys))
     }
 
@@ -237,14 +242,16 @@ impl Dcs for ZooKeeperDcs {
 
     async fn touch_member(&self, data: &str) -> Result<(), DcsError> {
         let client = self.client().await?;
+        // The last read already showed our znode, under this session, with this data.
+        let session = format!("{:x}", client.session_id().0);
+        if self.state().member_read.as_ref() == Some(&(data.to_string(), session)) {
+            return Ok(());
+        }
         let key = format!("members/{}", self.name);
         let path = self.path(&key);
         let stat = self.run(client.check_stat(&path)).await?;
         match stat {
             Some(s) if s.ephemeral_owner == client.session_id().0 => {
-                if self.state().last_member.as_deref() == Some(data) {
-                    return Ok(());
-                }
                 self.run(client.set_data(&path, data.as_bytes(), None))
                     .await?;
             }
@@ -260,7 +267,6 @@ impl Dcs for ZooKeeperDcs {
                 self.create(&client, &path, data, &EPHEMERAL).await?;
             }
         }
-        self.state().last_member = Some(data.to_string());
         Ok(())
     }
 

@@ -53,7 +53,8 @@ struct State {
     /// A new ttl waits for a new session: set until then.
     ttl_changed: bool,
     leading: bool,
-    last_member: Option<String>,
+    /// Our member znode's value and session at the last read: unchanged, it is not rewritten.
+    member_read: Option<(String, String)>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> DcsError {
@@ -125,7 +126,7 @@ impl ZooKeeperDcs {
                 negotiated: None,
                 ttl_changed: false,
                 leading: false,
-                last_member: None,
+                member_read: None,
             }),
             status: StatusKey::default(),
             session: tokio::sync::Mutex::new(None),
@@ -213,7 +214,6 @@ impl ZooKeeperDcs {
             let mut s = self.state();
             s.negotiated = Some(negotiated);
             s.ttl_changed = false;
-            s.last_member = None;
         }
         *slot = Some(client.clone());
         Ok(client)
