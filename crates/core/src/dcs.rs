@@ -1,4 +1,4 @@
-//! The interface every DCS backend implements (dcs-layout.md §5), and the key layout.
+//! The interface every DCS backend implements (docs/dcs.md), and the key layout.
 
 use std::time::Duration;
 
@@ -38,20 +38,28 @@ pub trait Dcs: Send + Sync {
     async fn get_cluster(&self) -> Result<Cluster, DcsError>;
 
     /// Creates `leader` = our name bound to our lease, only if it does not exist.
-    /// `Ok(false)`: someone else holds it.
-    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError>;
+    /// `Ok(Some(ttl))`: taken, and it lives at least `ttl` seconds after the request was sent
+    /// (the ttl the store applies, which may differ from the configured one). `Ok(None)`:
+    /// someone else holds it.
+    async fn attempt_to_acquire_leader(&self) -> Result<Option<u32>, DcsError>;
 
     /// Renews our hold on `leader` (fails if someone else owns it) and writes `status`
-    /// with `last_lsn` when given. `Ok(false)`: we do not own the key any more.
+    /// with `last_lsn` when given. `Ok(Some(ttl))` as for [`Dcs::attempt_to_acquire_leader`];
+    /// `Ok(None)`: we do not own the key any more.
     async fn update_leader(
         &self,
         cluster: &Cluster,
         last_lsn: Option<u64>,
-    ) -> Result<bool, DcsError>;
+    ) -> Result<Option<u32>, DcsError>;
 
-    /// Renews this node's lease / session without touching any key: called by the renewal
-    /// timer between HA cycles. `Ok(false)` when the lease is gone.
-    async fn keepalive(&self) -> Result<bool, DcsError>;
+    /// Proves again, between HA cycles, that `leader` is ours and extends its life, without
+    /// rewriting it or `status`: the renewal timer's call while we lead. Proving the lease or
+    /// session alone is not enough: the key itself must still be bound to it under our name.
+    /// `Ok(Some(ttl))` / `Ok(None)` as for [`Dcs::update_leader`].
+    async fn renew_lock(&self) -> Result<Option<u32>, DcsError>;
+
+    /// Keeps our member key alive between HA cycles while we do not lead (a long clone).
+    async fn keepalive(&self) -> Result<(), DcsError>;
 
     /// Deletes `leader` if we still own it, first writing `last_lsn` to `status` when given.
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError>;
@@ -104,20 +112,12 @@ pub trait Dcs: Send + Sync {
     /// Sets the TTL for the lease / session used from now on.
     fn set_ttl(&self, ttl: u32);
 
-    /// The TTL the store really enforces on our lock when `configured` was asked for: a
-    /// ZooKeeper server may negotiate a shorter session, and the lease guard must count with
-    /// that one.
-    fn enforced_ttl(&self, configured: u32) -> u32 {
-        configured
-    }
-
     /// Sets the retry budget for single operations.
     fn set_retry_timeout(&self, retry_timeout: u32);
 }
 
 /// The leader's `status` key as this node last wrote it: every backend writes it the same
-/// way, through [`Dcs::write_key`], and skips a value equal to the last one written
-/// (dcs-layout.md §5, `write_status`).
+/// way, through [`Dcs::write_key`], and skips a value equal to the last one written.
 #[derive(Debug, Default)]
 pub struct StatusKey(std::sync::Mutex<Option<String>>);
 
@@ -133,10 +133,15 @@ impl StatusKey {
         Ok(())
     }
 
-    /// After a renewal: writes the optime when the lock is `held`. A failure is only
+    /// After a renewal: writes the optime when the lock is held. A failure is only
     /// logged, since the renewal, not the optime, decides whether we keep leading.
-    pub async fn after_renewal<D: Dcs + ?Sized>(&self, dcs: &D, held: bool, last_lsn: Option<u64>) {
-        if let (true, Some(lsn)) = (held, last_lsn) {
+    pub async fn after_renewal<D: Dcs + ?Sized>(
+        &self,
+        dcs: &D,
+        held: Option<u32>,
+        last_lsn: Option<u64>,
+    ) {
+        if let (Some(_), Some(lsn)) = (held, last_lsn) {
             if let Err(e) = self.write(dcs, lsn).await {
                 tracing::warn!("failed to write /status: {e}");
             }

@@ -5,6 +5,7 @@
 //! * [`cluster`]: the cluster as read from the DCS (serde types matching Patroni's JSON);
 //! * [`dcs`]: the [`dcs::Dcs`] trait every backend implements, and the key layout;
 //! * [`ha`]: the HA rules as a pure decision (cluster view + local state in, action out);
+//! * [`state`]: the role and PostgreSQL state names Patroni publishes;
 //! * [`lsn`], [`timing`]: small shared helpers.
 
 pub mod cluster;
@@ -15,6 +16,8 @@ pub mod lsn;
 pub mod peer;
 pub mod pyjson;
 pub mod schedule;
+pub mod state;
+pub mod status;
 pub mod timing;
 pub mod view;
 

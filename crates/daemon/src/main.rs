@@ -1,19 +1,28 @@
-//! `patroni`: the daemon that keeps one PostgreSQL highly available (ha-loop.md §1).
+//! `patroni`: the daemon that keeps one PostgreSQL highly available (docs/architecture.md).
+//!
+//! `main` loads the configuration, starts the lease guard before anything else can block, then
+//! supervises the tasks: the HA loop, the renewal timer and the REST API. If a task that keeps
+//! the primary safe dies (a panic included), PostgreSQL is fenced before the daemon exits, so a
+//! writable primary is never left behind without its guard.
 
+mod commands;
 mod ha;
+mod lease;
 mod logging;
-mod renewal;
 mod rest;
 mod state;
+mod status;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use patroni_core::cluster::Cluster;
 use patroni_core::config::{self, Config, DynamicConfig, Strictness};
-use patroni_postgres::{Postgresql, StopMode};
+use patroni_core::dcs::Dcs;
+use patroni_postgres::Postgresql;
 
 const VERSION: &str = concat!("4.1.4 (patroni-rs ", env!("CARGO_PKG_VERSION"), ")");
 
@@ -50,6 +59,7 @@ fn main() {
         return;
     }
     logging::init(&config.log_level);
+    log_panics();
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -73,6 +83,15 @@ fn main() {
     }
 }
 
+/// Panics are bugs: log them where the operator looks (the daemon's log), with the place.
+fn log_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("Unexpected exception raised, please report it as a BUG: {info}");
+        default(info);
+    }));
+}
+
 /// Reads the cached dynamic configuration kept in the data directory, if any.
 fn cached_dynamic(config: &Config) -> Option<DynamicConfig> {
     let text =
@@ -82,178 +101,126 @@ fn cached_dynamic(config: &Config) -> Option<DynamicConfig> {
 }
 
 async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-
     let start_dynamic = cached_dynamic(&config)
         .unwrap_or_else(|| DynamicConfig::from_value(&config.bootstrap.dcs).0);
-    let timing = start_dynamic.timing;
-    let dcs = loop {
-        match patroni_dcs::connect(&config, &config.name, timing.ttl, timing.retry_timeout).await {
-            Ok(d) => break d,
-            Err(patroni_core::dcs::DcsError::Protocol(m)) => anyhow::bail!("{m}"),
-            Err(e) => {
-                tracing::info!("waiting on {} ({e})", patroni_dcs::dcs_name(&config));
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                    _ = sigterm.recv() => return Ok(()),
-                    _ = sigint.recv() => return Ok(()),
-                }
-            }
-        }
+    let pg = Arc::new(Postgresql::new(Arc::clone(&config)));
+    // A postmaster left running by a previous daemon may be a primary until seen otherwise.
+    pg.adopt_running();
+    let shared = Arc::new(state::Shared::new(
+        Arc::clone(&config),
+        start_dynamic.clone(),
+    ));
+    let (guard_gone_tx, guard_gone) = tokio::sync::oneshot::channel::<()>();
+    let guard = lease::start_lease_guard(Arc::clone(&pg), Arc::clone(&shared), guard_gone_tx)
+        .context("cannot start the lease guard thread")?;
+
+    let Some((dcs, cluster)) = connect(&config, &start_dynamic).await? else {
+        return Ok(());
     };
-    let cluster = loop {
-        match dcs.get_cluster().await {
-            Ok(c) => break c,
-            Err(e) => {
-                tracing::info!("waiting on {} ({e})", patroni_dcs::dcs_name(&config));
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-        }
-    };
-    if let Some(liveness) = cluster
-        .member(&config.name)
-        .and_then(|m| m.endpoint("/liveness"))
-    {
-        if patroni_rest_client::get_json(&liveness, Duration::from_secs(3), None)
-            .await
-            .is_ok()
-            || tokio::time::timeout(
-                Duration::from_secs(3),
-                tokio::net::TcpStream::connect(config.restapi.connect_address.as_str()),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok())
-        {
-            anyhow::bail!(
-                "Can't start; there is already a node named '{}' running",
-                config.name
-            );
-        }
-    }
+    ensure_unique_name(&config, &cluster).await?;
     let dynamic = match cluster.config_data() {
         Some(v) => DynamicConfig::from_value(v).0,
         None => start_dynamic,
     };
     dcs.set_ttl(dynamic.timing.ttl);
     dcs.set_retry_timeout(dynamic.timing.retry_timeout);
+    shared.snap().dynamic = dynamic.clone();
 
-    let pg = Arc::new(Postgresql::new(Arc::clone(&config)));
-    let shared = Arc::new(state::Shared::new(Arc::clone(&config), dynamic.clone()));
     let listener = tokio::net::TcpListener::bind(config.restapi.listen.replace('*', "0.0.0.0"))
         .await
         .with_context(|| format!("cannot listen on restapi.listen {}", config.restapi.listen))?;
-    let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(16);
+    let (commands_tx, commands_rx) = tokio::sync::mpsc::channel(16);
     let api = Arc::new(rest::Api {
         shared: Arc::clone(&shared),
         pg: Arc::clone(&pg),
         dcs: Arc::clone(&dcs),
-        requests: requests_tx,
+        commands: commands_tx,
         status_cache: Default::default(),
     });
-    let rest_task = tokio::spawn(rest::serve(listener, api));
-    let renew_task = tokio::spawn(renewal::renewal_timer(
+    let mut rest_task = tokio::spawn(rest::serve(listener, api));
+    let mut renew_task = tokio::spawn(lease::renewal_timer(
         Arc::clone(&dcs),
         Arc::clone(&shared),
         config.name.clone(),
     ));
-    let guard_task = tokio::spawn(renewal::lease_guard(Arc::clone(&pg), Arc::clone(&shared)));
-
-    let mut ha = ha::Ha::new(
+    let ha = ha::Ha::new(
         Arc::clone(&config),
         Arc::clone(&dcs),
         Arc::clone(&pg),
         Arc::clone(&shared),
         dynamic,
-        requests_rx,
+        commands_rx,
         reload,
     );
-    let mut next_run = Instant::now();
-    let result = loop {
-        let cycle = tokio::select! {
-            r = ha.cycle() => r,
-            _ = sigterm.recv() => break Ok(()),
-            _ = sigint.recv() => break Ok(()),
-        };
-        match cycle {
-            Ok(message) if ha.dynamic.pause => tracing::info!("PAUSE: {message}"),
-            Ok(message) => tracing::info!("{message}"),
-            Err(ha::CycleError::Fatal(m)) => break Err(anyhow::anyhow!(m)),
-            Err(ha::CycleError::Dcs(e)) => tracing::error!("Error communicating with DCS: {e}"),
-            Err(ha::CycleError::Postgres) => {
-                tracing::info!("Error communicating with PostgreSQL. Will try again later")
-            }
-        }
-        if let Err(e) = pg.save_dynamic_config(&ha.dynamic).await {
-            tracing::debug!("cannot save patroni.dynamic.json: {e}");
-        }
-        let loop_wait = Duration::from_secs(u64::from(ha.dynamic.timing.loop_wait));
-        next_run += loop_wait;
-        let now = Instant::now();
-        if next_run <= now {
-            tracing::warn!("Loop time exceeded, rescheduling immediately.");
-            next_run = now;
-        }
-        shared.snap().next_cycle = next_run;
-        tokio::select! {
-            woken = dcs.watch(next_run.saturating_duration_since(now)) => {
-                if matches!(woken, Ok(true)) {
-                    next_run = Instant::now();
-                }
-            }
-            _ = shared.wake.notified() => next_run = Instant::now(),
-            _ = sighup.recv() => {
-                shared.reload_requested.store(true, std::sync::atomic::Ordering::SeqCst);
-                next_run = Instant::now();
-            }
-            _ = sigterm.recv() => break Ok(()),
-            _ = sigint.recv() => break Ok(()),
-        }
+    let mut ha_task = tokio::spawn(ha::run(ha));
+    let outcome = tokio::select! {
+        r = &mut ha_task => match r {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the HA loop failed: {e}")),
+        },
+        r = &mut renew_task => Err(anyhow::anyhow!("the renewal timer stopped: {r:?}")),
+        r = &mut rest_task => Err(anyhow::anyhow!("the REST API stopped: {r:?}")),
+        _ = guard_gone => Err(anyhow::anyhow!("the lease guard stopped")),
     };
     rest_task.abort();
     renew_task.abort();
-    guard_task.abort();
-    shutdown(&config, &*dcs, &pg, &shared).await;
-    result
+    ha_task.abort();
+    if outcome.is_err() && !shared.snap().dynamic.pause && pg.may_be_writable() {
+        // The guard dies with the process: nothing may stay writable behind us.
+        pg.fence();
+    }
+    drop(guard);
+    outcome
 }
 
-/// SIGTERM: stop PostgreSQL cleanly and, if we lead, release the lock at once with the
-/// shutdown checkpoint as the last optime (ha-loop.md §1.8).
-async fn shutdown(
+/// Connects to the DCS and reads the cluster once, retrying every 5 s as upstream does.
+/// `None` when a signal asked us to stop meanwhile.
+async fn connect(
     config: &Config,
-    dcs: &dyn patroni_core::dcs::Dcs,
-    pg: &Postgresql,
-    shared: &state::Shared,
-) {
-    let leader = shared
-        .snap()
-        .cluster
-        .as_ref()
-        .is_some_and(|(c, _)| c.leader_name() == Some(config.name.as_str()));
-    shared
-        .primary_running
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    if let Err(e) = pg.stop(StopMode::Fast, Duration::from_secs(60)).await {
-        tracing::error!("failed to stop PostgreSQL: {e}");
-        return;
-    }
-    if leader {
-        let lsn = pg
-            .controldata()
-            .await
-            .ok()
-            .and_then(|cd| cd.checkpoint_lsn());
-        match dcs.delete_leader(lsn).await {
-            Ok(()) => tracing::info!("Leader key released"),
-            Err(e) => tracing::error!("failed to release the leader key: {e}"),
+    dynamic: &DynamicConfig,
+) -> anyhow::Result<Option<(Arc<dyn Dcs>, Cluster)>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let timing = dynamic.timing;
+    let name = patroni_dcs::dcs_name(config);
+    loop {
+        let attempt = async {
+            let dcs = patroni_dcs::connect(config, &config.name, timing.ttl, timing.retry_timeout)
+                .await?;
+            let cluster = dcs.get_cluster().await?;
+            Ok::<_, patroni_core::dcs::DcsError>((dcs, cluster))
+        };
+        match attempt.await {
+            Ok(ready) => return Ok(Some(ready)),
+            Err(patroni_core::dcs::DcsError::Protocol(m)) => anyhow::bail!("{m}"),
+            Err(e) => tracing::info!("waiting on {name} ({e})"),
         }
-        shared.lock_clock().clear();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = sigterm.recv() => return Ok(None),
+            _ = sigint.recv() => return Ok(None),
+        }
     }
-    let member = serde_json::json!({
-        "conn_url": config.conn_url(), "api_url": config.api_url(), "state": "stopped",
-        "role": if leader { "demoted" } else { "replica" }, "version": patroni_core::PATRONI_VERSION,
-    });
-    let _ = dcs.touch_member(&member.to_string()).await;
+}
+
+/// Refuses to start when a member with our name answers on its REST API, as upstream does:
+/// two daemons with one name would fight over one member key.
+async fn ensure_unique_name(config: &Config, cluster: &Cluster) -> anyhow::Result<()> {
+    let Some(url) = cluster
+        .member(&config.name)
+        .and_then(|m| m.endpoint("/liveness"))
+    else {
+        return Ok(());
+    };
+    if patroni_rest_client::call("GET", &url, None, Duration::from_secs(3), None)
+        .await
+        .is_ok()
+    {
+        anyhow::bail!(
+            "Can't start; there is already a node named '{}' running",
+            config.name
+        );
+    }
+    Ok(())
 }

@@ -1,36 +1,67 @@
-//! State shared by the HA loop, the renewal timer and the REST API.
+//! State shared by the HA loop, the lease timers and the REST API.
 //!
 //! The HA loop is the only writer of what PostgreSQL and the cluster look like; the REST API
-//! reads snapshots. The [`LockClock`] is the node's own, monotonic idea of how long its hold
-//! on the leader lock is valid, whatever the DCS says later.
+//! reads snapshots. The [`LockClock`] is the node's own, monotonic idea of how long its hold on
+//! the leader lock is valid, whatever the DCS says later; the lease guard thread waits on it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use patroni_core::cluster::Cluster;
 use patroni_core::config::{Config, DynamicConfig};
+use patroni_core::state::{PgState, Role};
+use patroni_postgres::PgStatus;
+
+use crate::commands::ScheduledRestart;
 
 /// How long our hold on the leader lock is valid by our own clock.
 ///
-/// A renewal *sent* at `t` proves the lease lives until at least `t + ttl` on the DCS (the
-/// server restarts the TTL when it receives the request, after `t`), so we count from the
-/// send time and stop a margin before it runs out.
-#[derive(Debug, Default)]
+/// A renewal *sent* at `t` proves the lock lives until at least `t + ttl` on the DCS (the
+/// server restarts the ttl when it handles the request, after `t`), with the ttl the store
+/// itself applied; we stop a margin before. Outcomes are ordered by when their request was
+/// sent: the latest-sent one wins, so a late answer to an older request (with an older, longer
+/// ttl) never extends the hold, and a loss seen by a newer request is never undone.
+#[derive(Debug)]
 pub struct LockClock {
     valid_until: Option<Instant>,
+    last_sent: Option<Instant>,
 }
 
 impl LockClock {
-    /// Records a successful acquire or renewal that was sent at `sent` with lease `ttl`.
-    pub fn renewed(&mut self, sent: Instant, ttl: u32) {
+    /// The clock at daemon start: a PostgreSQL already running as primary gets one `ttl` to
+    /// be proven ours, then the guard stops it.
+    pub fn starting(now: Instant, ttl: u32) -> LockClock {
         let ttl = Duration::from_secs(u64::from(ttl));
-        let until = sent + ttl.saturating_sub(Self::margin(ttl));
-        self.valid_until = Some(self.valid_until.map_or(until, |u| u.max(until)));
+        LockClock {
+            valid_until: Some(now + ttl.saturating_sub(Self::margin(ttl))),
+            last_sent: None,
+        }
     }
 
-    /// The lock was lost, released, or a renewal failed.
-    pub fn clear(&mut self) {
+    /// Records a successful acquire or renewal sent at `sent`; `ttl` is the one the DCS applied.
+    pub fn renewed(&mut self, sent: Instant, ttl: u32) {
+        if self.last_sent.is_some_and(|last| sent < last) {
+            return;
+        }
+        let ttl = Duration::from_secs(u64::from(ttl));
+        self.last_sent = Some(sent);
+        self.valid_until = sent.checked_add(ttl.saturating_sub(Self::margin(ttl)));
+    }
+
+    /// The lock was lost, released, or a renewal sent at `sent` failed.
+    pub fn lost(&mut self, sent: Instant) {
+        if self.last_sent.is_some_and(|last| sent < last) {
+            return;
+        }
+        self.last_sent = Some(sent);
         self.valid_until = None;
+    }
+
+    /// Lets a primary run without the lock until `until`: only for a cluster being
+    /// bootstrapped, of which no other node can hold a copy. Outcomes of lock requests keep
+    /// their order.
+    pub fn grace(&mut self, until: Instant) {
+        self.valid_until = Some(self.valid_until.map_or(until, |u| u.max(until)));
     }
 
     /// Whether we may run a writable primary right now.
@@ -49,6 +80,17 @@ impl LockClock {
     }
 }
 
+/// A parameter that waits for a restart: its running and configured values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRestart {
+    /// Parameter name.
+    pub name: String,
+    /// The value PostgreSQL runs with.
+    pub old: String,
+    /// The value configured.
+    pub new: String,
+}
+
 /// What the HA loop last saw and did, for the REST API and the timers.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -56,41 +98,42 @@ pub struct Snapshot {
     pub cluster: Option<(Arc<Cluster>, Instant)>,
     /// Epoch seconds of the last successful DCS read.
     pub dcs_last_seen: i64,
-    /// PostgreSQL state as Patroni names it (`running`, `stopped`, `creating replica`, ...).
-    pub pg_state: String,
-    /// Internal role (`primary`, `replica`, `demoted`, `uninitialized`).
-    pub role: String,
+    /// PostgreSQL's state.
+    pub pg_state: PgState,
+    /// This node's role.
+    pub role: Role,
     /// Dynamic configuration in force.
     pub dynamic: DynamicConfig,
     /// `Database system identifier`.
     pub system_id: Option<String>,
-    /// When the next HA cycle is due (for `/liveness`).
+    /// When the loop last completed a cycle (`/liveness`).
+    pub last_cycle: Option<Instant>,
+    /// When the next HA cycle is due.
     pub next_cycle: Instant,
-    /// When the loop last completed a cycle with a healthy PostgreSQL (renewals need it).
-    pub healthy_at: Option<Instant>,
-    /// A long action (clone, bootstrap) is running.
+    /// Until when the renewal timer may renew the lock: the loop grants it each cycle its plan
+    /// keeps the lock with a healthy (or starting) PostgreSQL, so a stuck loop lets it lapse.
+    pub renew_allowed_until: Option<Instant>,
+    /// A long action (clone, bootstrap) holds up the loop: keep the member key alive.
     pub busy: bool,
-    /// Parameters waiting for a restart: (name, running value, configured value).
-    pub pending_restart: Vec<(String, String, String)>,
+    /// Parameters waiting for a restart.
+    pub pending_restart: Vec<PendingRestart>,
     /// The scheduled restart, if any.
-    pub scheduled_restart: Option<crate::ha::ScheduledRestart>,
+    pub scheduled_restart: Option<ScheduledRestart>,
     /// The PostgreSQL status the loop read last, and when.
-    pub pg_status: Option<(patroni_postgres::PgStatus, Instant)>,
+    pub pg_status: Option<(PgStatus, Instant)>,
+    /// The post-promotion CHECKPOINT has not completed yet (`checkpoint_after_promote: false`).
+    pub checkpoint_pending: bool,
 }
 
 /// Shared between tasks.
 #[derive(Debug)]
 pub struct Shared {
-    /// Our hold on the lock.
-    pub lock: Mutex<LockClock>,
-    /// The HA loop's last view.
-    pub snapshot: Mutex<Snapshot>,
-    /// PostgreSQL runs as a writable primary (set by the loop, cleared by whoever stops it).
-    pub primary_running: std::sync::atomic::AtomicBool,
-    /// Wakes the HA loop at once (a REST request is waiting).
+    lock: Mutex<LockClock>,
+    /// Signalled whenever the lock clock changes; the lease guard thread waits on it.
+    lock_changed: Condvar,
+    snapshot: Mutex<Snapshot>,
+    /// Wakes the HA loop at once (a REST request is waiting, PostgreSQL became ready).
     pub wake: tokio::sync::Notify,
-    /// Wakes the lease guard when the lock clock changes (taken, renewed, lost).
-    pub lock_changed: tokio::sync::Notify,
     /// The local configuration in force; the HA loop swaps it on reload.
     config: std::sync::RwLock<Arc<Config>>,
     /// SIGHUP or `POST /reload` asked the loop to re-read the configuration.
@@ -98,6 +141,34 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Fresh state before the first cycle.
+    pub fn new(config: Arc<Config>, dynamic: DynamicConfig) -> Shared {
+        let ttl = dynamic.timing.ttl;
+        Shared {
+            config: std::sync::RwLock::new(config),
+            reload_requested: std::sync::atomic::AtomicBool::new(false),
+            lock: Mutex::new(LockClock::starting(Instant::now(), ttl)),
+            lock_changed: Condvar::new(),
+            snapshot: Mutex::new(Snapshot {
+                cluster: None,
+                dcs_last_seen: 0,
+                pg_state: PgState::Stopped,
+                role: Role::Uninitialized,
+                dynamic,
+                system_id: None,
+                last_cycle: None,
+                next_cycle: Instant::now(),
+                renew_allowed_until: None,
+                busy: false,
+                pending_restart: Vec::new(),
+                scheduled_restart: None,
+                pg_status: None,
+                checkpoint_pending: false,
+            }),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
     /// The local configuration in force.
     pub fn config(&self) -> Arc<Config> {
         // A poisoned lock only means a panic elsewhere while swapping an Arc: the value is whole.
@@ -109,52 +180,47 @@ impl Shared {
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
     }
 
-    /// Fresh state before the first cycle.
-    pub fn new(config: Arc<Config>, dynamic: DynamicConfig) -> Shared {
-        Shared {
-            config: std::sync::RwLock::new(config),
-            reload_requested: std::sync::atomic::AtomicBool::new(false),
-            lock: Mutex::new(LockClock::default()),
-            snapshot: Mutex::new(Snapshot {
-                cluster: None,
-                dcs_last_seen: 0,
-                pg_state: "stopped".into(),
-                role: "uninitialized".into(),
-                dynamic,
-                system_id: None,
-                next_cycle: Instant::now(),
-                healthy_at: None,
-                busy: false,
-                pending_restart: Vec::new(),
-                scheduled_restart: None,
-                pg_status: None,
-            }),
-            primary_running: std::sync::atomic::AtomicBool::new(false),
-            wake: tokio::sync::Notify::new(),
-            lock_changed: tokio::sync::Notify::new(),
-        }
-    }
-
-    /// We no longer hold the lock: clear the clock and wake the lease guard at once.
-    pub fn lose_lock(&self) {
-        self.lock_clock().clear();
-        self.lock_changed.notify_one();
-    }
-
-    /// A take or renewal of the lock sent at `sent` succeeded: extend the clock and let the
-    /// lease guard sleep until the new deadline.
-    pub fn lock_renewed(&self, sent: Instant, ttl: u32) {
-        self.lock_clock().renewed(sent, ttl);
-        self.lock_changed.notify_one();
-    }
-
     /// The lock clock (a poisoned mutex only means a panic elsewhere; the data is plain).
-    pub fn lock_clock(&self) -> std::sync::MutexGuard<'_, LockClock> {
+    pub fn lock_clock(&self) -> MutexGuard<'_, LockClock> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// We no longer hold the lock, as a request sent at `sent` found (or we let it go).
+    pub fn lose_lock(&self, sent: Instant) {
+        self.lock_clock().lost(sent);
+        self.lock_changed.notify_all();
+    }
+
+    /// A take or renewal of the lock sent at `sent` succeeded with the DCS's `ttl`.
+    pub fn lock_renewed(&self, sent: Instant, ttl: u32) {
+        self.lock_clock().renewed(sent, ttl);
+        self.lock_changed.notify_all();
+    }
+
+    /// Lets the primary of a cluster being bootstrapped run without the lock for `window`.
+    pub fn bootstrap_grace(&self, window: Duration) {
+        self.lock_clock().grace(Instant::now() + window);
+        self.lock_changed.notify_all();
+    }
+
+    /// Waits (blocking the thread) until the lock clock changes or `timeout` passes, and
+    /// returns whether the hold is valid then: the lease guard thread's wait.
+    pub fn wait_lock_change(&self, timeout: Duration) -> bool {
+        let clock = self.lock_clock();
+        let wait = clock
+            .valid_until()
+            .map(|u| u.saturating_duration_since(Instant::now()))
+            .unwrap_or(timeout)
+            .min(timeout);
+        let (clock, _) = self
+            .lock_changed
+            .wait_timeout(clock, wait.max(Duration::from_millis(10)))
+            .unwrap_or_else(|e| e.into_inner());
+        clock.is_valid()
+    }
+
     /// The snapshot.
-    pub fn snap(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+    pub fn snap(&self) -> MutexGuard<'_, Snapshot> {
         self.snapshot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -175,17 +241,34 @@ mod tests {
 
     #[test]
     fn lock_clock_counts_from_the_send_time() {
-        let mut clock = LockClock::default();
-        assert!(!clock.is_valid());
-        let sent = Instant::now();
+        let start = Instant::now();
+        let mut clock = LockClock::starting(start, 20);
+        assert_eq!(clock.valid_until(), Some(start + Duration::from_secs(18)));
+        let sent = start + Duration::from_secs(1);
         clock.renewed(sent, 20);
         assert!(clock.is_valid());
         assert_eq!(clock.valid_until(), Some(sent + Duration::from_secs(18)));
-        // An old renewal answered late never shortens a newer one.
-        clock.renewed(sent - Duration::from_secs(10), 20);
+        // An older request answered late never changes a newer outcome.
+        clock.renewed(sent - Duration::from_millis(500), 60);
         assert_eq!(clock.valid_until(), Some(sent + Duration::from_secs(18)));
-        clock.renewed(sent - Duration::from_secs(30), 20);
-        clock.clear();
+        clock.lost(sent + Duration::from_secs(2));
         assert!(!clock.is_valid());
+        clock.renewed(sent + Duration::from_secs(1), 20);
+        assert!(
+            !clock.is_valid(),
+            "a renewal sent before the loss revived the lock"
+        );
+    }
+
+    #[test]
+    fn a_lowered_ttl_shortens_the_hold_at_once() {
+        // ttl 60 -> 20 (edit-config): the next renewal reports 20 and the hold ends 18 s after
+        // it was sent, not 55 s after an older one.
+        let mut clock = LockClock::starting(Instant::now(), 60);
+        let t0 = Instant::now();
+        clock.renewed(t0, 60);
+        let t1 = t0 + Duration::from_secs(5);
+        clock.renewed(t1, 20);
+        assert_eq!(clock.valid_until(), Some(t1 + Duration::from_secs(18)));
     }
 }

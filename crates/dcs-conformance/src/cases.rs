@@ -64,7 +64,7 @@ pub async fn leader_race_has_one_winner(b: &dyn Backend) {
         )
         .await;
         let winners: Vec<usize> = (0..nodes.len())
-            .filter(|&i| matches!(results[i], Ok(true)))
+            .filter(|&i| matches!(results[i], Ok(Some(_))))
             .collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
         let w = winners[0];
@@ -87,12 +87,15 @@ pub async fn leader_race_has_one_winner(b: &dyn Backend) {
 pub async fn only_the_holder_renews_or_deletes(b: &dyn Backend) {
     let nodes = clients(b, 2, TEST_TTL).await;
     let (a, other) = (&nodes[0], &nodes[1]);
-    assert!(matches!(a.attempt_to_acquire_leader().await, Ok(true)));
-    assert!(matches!(other.attempt_to_acquire_leader().await, Ok(false)));
+    assert!(matches!(a.attempt_to_acquire_leader().await, Ok(Some(_))));
+    assert!(matches!(other.attempt_to_acquire_leader().await, Ok(None)));
     let c = cluster(&**a).await;
-    assert!(matches!(a.update_leader(&c, Some(12345)).await, Ok(true)));
+    assert!(matches!(
+        a.update_leader(&c, Some(12345)).await,
+        Ok(Some(_))
+    ));
     assert!(
-        matches!(other.update_leader(&c, Some(1)).await, Ok(false)),
+        matches!(other.update_leader(&c, Some(1)).await, Ok(None)),
         "a node that does not hold the lock renewed it"
     );
     other
@@ -117,18 +120,18 @@ pub async fn lock_is_kept_while_renewed(b: &dyn Backend) {
     let nodes = clients(b, 2, TEST_TTL).await;
     assert!(matches!(
         nodes[0].attempt_to_acquire_leader().await,
-        Ok(true)
+        Ok(Some(_))
     ));
     let until = Instant::now() + Duration::from_secs(u64::from(TEST_TTL) * 5 / 2);
     while Instant::now() < until {
         let c = cluster(&*nodes[0]).await;
         assert!(
-            matches!(nodes[0].update_leader(&c, None).await, Ok(true)),
+            matches!(nodes[0].update_leader(&c, None).await, Ok(Some(_))),
             "a renewal failed"
         );
         assert!(matches!(
             nodes[1].attempt_to_acquire_leader().await,
-            Ok(false)
+            Ok(None)
         ));
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
@@ -143,12 +146,15 @@ pub async fn lock_is_kept_while_renewed(b: &dyn Backend) {
 pub async fn lock_expires_when_the_holder_stops(b: &dyn Backend) {
     let holder = b.client("holder", TEST_TTL).await;
     let other = b.client("other", TEST_TTL).await;
-    assert!(matches!(holder.attempt_to_acquire_leader().await, Ok(true)));
+    assert!(matches!(
+        holder.attempt_to_acquire_leader().await,
+        Ok(Some(_))
+    ));
     let stopped = Instant::now();
     b.abandon(holder).await;
     let bound = Duration::from_secs(u64::from(TEST_TTL) * 2 + 2);
     eventually("the abandoned lock expires", bound, || async {
-        matches!(other.attempt_to_acquire_leader().await, Ok(true)).then_some(())
+        matches!(other.attempt_to_acquire_leader().await, Ok(Some(_))).then_some(())
     })
     .await;
     let took = stopped.elapsed();
@@ -234,6 +240,7 @@ pub async fn member_keys_go_with_their_holder(b: &dyn Backend) {
     b.abandon(gone).await;
     let bound = Duration::from_secs(u64::from(TEST_TTL) * 2 + 2);
     eventually("the abandoned member key goes", bound, || async {
+        // An error only means this round did not refresh; the next poll tries again.
         let _ = stays.keepalive().await;
         let c = cluster(&*stays).await;
         let names: Vec<String> = c.members.iter().map(|m| m.name.clone()).collect();
@@ -275,7 +282,7 @@ pub async fn watch_wakes_on_leader_and_config_changes(b: &dyn Backend) {
         // No pause here: a change made after the last read must wake the watch even if it
         // lands before the watch call starts.
         let done = match change {
-            0 => actor.attempt_to_acquire_leader().await,
+            0 => actor.attempt_to_acquire_leader().await.map(|t| t.is_some()),
             1 => actor.set_config_value(r#"{"loop_wait":3}"#, None).await,
             _ => actor.delete_leader(None).await.map(|_| true),
         };
@@ -294,7 +301,10 @@ pub async fn watch_wakes_on_leader_and_config_changes(b: &dyn Backend) {
 pub async fn server_restart_errors_then_recovers(b: &dyn Backend) {
     let node = b.client("node", 10).await;
     node.set_retry_timeout(2);
-    assert!(matches!(node.attempt_to_acquire_leader().await, Ok(true)));
+    assert!(matches!(
+        node.attempt_to_acquire_leader().await,
+        Ok(Some(_))
+    ));
     b.stop().await;
     let started = Instant::now();
     let result = node.get_cluster().await;
@@ -309,7 +319,7 @@ pub async fn server_restart_errors_then_recovers(b: &dyn Backend) {
     );
     let c = Cluster::default();
     assert!(
-        !matches!(node.update_leader(&c, None).await, Ok(true)),
+        !matches!(node.update_leader(&c, None).await, Ok(Some(_))),
         "renewed the lock with the server stopped"
     );
     b.start().await;
@@ -320,10 +330,10 @@ pub async fn server_restart_errors_then_recovers(b: &dyn Backend) {
             let c = node.get_cluster().await.ok()?;
             let held = match leader_of(&c).as_deref() {
                 Some("node") => node.update_leader(&c, None).await.ok()?,
-                Some(_) => false,
+                Some(_) => None,
                 None => node.attempt_to_acquire_leader().await.ok()?,
             };
-            held.then_some(())
+            held.map(|_| ())
         },
     )
     .await;
@@ -340,7 +350,10 @@ pub async fn delete_cluster_removes_every_key(b: &dyn Backend) {
     let node = b.client("node", TEST_TTL).await;
     assert!(matches!(node.initialize(true, "1").await, Ok(true)));
     assert!(matches!(node.set_config_value("{}", None).await, Ok(true)));
-    assert!(matches!(node.attempt_to_acquire_leader().await, Ok(true)));
+    assert!(matches!(
+        node.attempt_to_acquire_leader().await,
+        Ok(Some(_))
+    ));
     node.touch_member("{}").await.expect("touch");
     node.delete_cluster().await.expect("delete cluster");
     let c = cluster(&*node).await;
@@ -348,4 +361,49 @@ pub async fn delete_cluster_removes_every_key(b: &dyn Backend) {
         c.initialize.is_none() && c.config.is_none() && c.leader.is_none() && c.members.is_empty(),
         "keys left after delete_cluster: {c:?}"
     );
+}
+
+/// A ttl lowered while a node leads applies to its lock at the next renewal: the ttl the
+/// renewal reports (what the lease guard counts with) is never the old, longer one.
+pub async fn a_lowered_ttl_applies_to_the_held_lock(b: &dyn Backend) {
+    let node = b.client("node", TEST_TTL * 2).await;
+    let taken = node.attempt_to_acquire_leader().await;
+    assert!(
+        matches!(taken, Ok(Some(t)) if t <= TEST_TTL * 2),
+        "acquire: {taken:?}"
+    );
+    node.set_ttl(TEST_TTL);
+    let c = cluster(&*node).await;
+    let renewed = node.update_leader(&c, None).await;
+    assert!(
+        matches!(renewed, Ok(Some(t)) if t <= TEST_TTL),
+        "the renewal after lowering the ttl counts with {renewed:?}"
+    );
+    let timer = node.renew_lock().await;
+    assert!(
+        matches!(timer, Ok(Some(t)) if t <= TEST_TTL),
+        "the renewal timer after lowering the ttl counts with {timer:?}"
+    );
+    assert_eq!(leader_of(&cluster(&*node).await).as_deref(), Some("node"));
+}
+
+/// The renewal timer proves the leader key itself, not only the lease or session it hung
+/// on: once the key was deleted and taken by another node, renewing fails even though our
+/// session is alive.
+pub async fn renewing_proves_the_key_not_only_the_session(b: &dyn Backend) {
+    let nodes = clients(b, 2, TEST_TTL * 2).await;
+    let (a, other) = (&nodes[0], &nodes[1]);
+    assert!(matches!(a.attempt_to_acquire_leader().await, Ok(Some(_))));
+    assert!(matches!(a.renew_lock().await, Ok(Some(_))));
+    other.delete_cluster().await.expect("delete the keys");
+    assert!(matches!(
+        other.attempt_to_acquire_leader().await,
+        Ok(Some(_))
+    ));
+    let renewed = a.renew_lock().await;
+    assert!(
+        matches!(renewed, Ok(None)),
+        "renewed a lock another node holds: {renewed:?}"
+    );
+    assert_eq!(leader_of(&cluster(&**a).await).as_deref(), Some("node1"));
 }

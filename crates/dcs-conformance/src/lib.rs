@@ -88,7 +88,8 @@ macro_rules! conformance_suite {
             lock_is_kept_while_renewed, lock_expires_when_the_holder_stops,
             config_and_failover_are_compare_and_set, member_keys_go_with_their_holder,
             watch_wakes_on_leader_and_config_changes, server_restart_errors_then_recovers,
-            delete_cluster_removes_every_key);
+            delete_cluster_removes_every_key, a_lowered_ttl_applies_to_the_held_lock,
+            renewing_proves_the_key_not_only_the_session);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 struct Data {
     keys: BTreeMap<String, Entry>,
-    /// Session id → when it expires.
-    sessions: HashMap<u64, Instant>,
+    /// Session id → when it expires, and its ttl.
+    sessions: HashMap<u64, (Instant, u32)>,
     revision: i64,
     next_session: u64,
     down: bool,
@@ -60,6 +60,7 @@ impl MemoryStore {
             state: Mutex::new(ClientState {
                 ttl,
                 session: None,
+                mine: Vec::new(),
                 seen: None,
             }),
             status: StatusKey::default(),
@@ -76,7 +77,7 @@ impl MemoryStore {
         let expired: Vec<u64> = data
             .sessions
             .iter()
-            .filter(|(_, until)| **until <= now)
+            .filter(|(_, (until, _))| *until <= now)
             .map(|(id, _)| *id)
             .collect();
         if !expired.is_empty() {
@@ -122,6 +123,8 @@ impl Data {
 struct ClientState {
     ttl: u32,
     session: Option<u64>,
+    /// Every session this client opened (a ttl change opens a new one).
+    mine: Vec<u64>,
     /// Versions of `leader` and `config` at our last read: a watch wakes on any change since.
     seen: Option<Watched>,
 }
@@ -162,10 +165,38 @@ impl MemoryDcs {
         }
         data.next_session += 1;
         let id = data.next_session;
-        data.sessions
-            .insert(id, Instant::now() + Duration::from_secs(u64::from(ttl)));
-        self.state().session = Some(id);
+        data.sessions.insert(
+            id,
+            (Instant::now() + Duration::from_secs(u64::from(ttl)), ttl),
+        );
+        let mut s = self.state();
+        s.session = Some(id);
+        s.mine.push(id);
         id
+    }
+
+    /// Refreshes our live session (opening one if needed) and checks that `leader` holds our
+    /// name on it, moving it there from an older session of ours: the ttl it now lives for.
+    fn prove_leader(&self, d: &mut Data) -> Option<u32> {
+        let id = self.session(d);
+        let ttl = d.sessions.get(&id).map(|(_, t)| *t)?;
+        d.sessions.insert(
+            id,
+            (Instant::now() + Duration::from_secs(u64::from(ttl)), ttl),
+        );
+        let key = self.key("leader");
+        let entry = d.keys.get(&key)?;
+        if entry.value != self.name {
+            return None;
+        }
+        match entry.session {
+            Some(s) if s == id => Some(ttl),
+            Some(s) if self.state().mine.contains(&s) => {
+                d.put(key, &self.name, Some(id));
+                Some(ttl)
+            }
+            _ => None,
+        }
     }
 
     fn cas(&self, key: &str, value: &str, version: Option<i64>) -> Result<bool, DcsError> {
@@ -202,47 +233,40 @@ impl Dcs for MemoryDcs {
         Ok(Cluster::from_keys(&keys))
     }
 
-    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {
+    async fn attempt_to_acquire_leader(&self) -> Result<Option<u32>, DcsError> {
         let key = self.key("leader");
         self.store.with(|d| {
             if d.keys.contains_key(&key) {
-                return false;
+                return None;
             }
             let session = self.session(d);
             d.put(key, &self.name, Some(session));
-            true
+            d.sessions.get(&session).map(|(_, ttl)| *ttl)
         })
     }
 
-    async fn update_leader(&self, _: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError> {
-        let key = self.key("leader");
-        let held = self.store.with(|d| {
-            let ours = self.state().session;
-            let held = matches!(d.keys.get(&key), Some(e) if e.value == self.name && e.session == ours && ours.is_some());
-            if held {
-                let ttl = u64::from(self.state().ttl);
-                if let Some(id) = ours {
-                    d.sessions
-                        .insert(id, Instant::now() + Duration::from_secs(ttl));
-                }
-            }
-            held
-        })?;
+    async fn update_leader(
+        &self,
+        _: &Cluster,
+        last_lsn: Option<u64>,
+    ) -> Result<Option<u32>, DcsError> {
+        let held = self.store.with(|d| self.prove_leader(d))?;
         self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
-    async fn keepalive(&self) -> Result<bool, DcsError> {
-        let ttl = u64::from(self.state().ttl);
+    async fn renew_lock(&self) -> Result<Option<u32>, DcsError> {
+        self.store.with(|d| self.prove_leader(d))
+    }
+
+    async fn keepalive(&self) -> Result<(), DcsError> {
         let Some(id) = self.state().session else {
-            return Ok(false);
+            return Ok(());
         };
-        self.store.with(|d| match d.sessions.get_mut(&id) {
-            Some(until) => {
-                *until = Instant::now() + Duration::from_secs(ttl);
-                true
+        self.store.with(|d| {
+            if let Some((until, ttl)) = d.sessions.get_mut(&id) {
+                *until = Instant::now() + Duration::from_secs(u64::from(*ttl));
             }
-            None => false,
         })
     }
 

@@ -1,4 +1,4 @@
-//! The etcd v3 backend (dcs-layout.md §7.1) on the `etcd-client` crate.
+//! The etcd v3 backend (docs/dcs.md) on the `etcd-client` crate.
 //!
 //! One lease per node carries both its member key and, while it leads, the `leader` key, so a
 //! node that stops renewing loses both after `ttl` and etcd deletes them itself. Taking the
@@ -28,16 +28,25 @@ pub struct EtcdDcs {
     status: StatusKey,
     wake: std::sync::Arc<Notify>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Serializes what grants leases and moves the leader key between them: the HA loop and
+    /// the renewal timer may both prove the lock at once.
+    lease_op: tokio::sync::Mutex<()>,
 }
 
 struct LeaseState {
     ttl: u32,
     retry_timeout: u32,
-    lease: Option<i64>,
+    /// Our lease and the TTL etcd granted it.
+    lease: Option<(i64, u32)>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> DcsError {
     DcsError::Unavailable(e.to_string())
+}
+
+/// A TTL etcd reported, as whole seconds (etcd's are positive `i64`s).
+fn ttl_u32(ttl: i64) -> u32 {
+    u32::try_from(ttl.max(0)).unwrap_or(u32::MAX)
 }
 
 impl EtcdDcs {
@@ -92,6 +101,7 @@ impl EtcdDcs {
             status: StatusKey::default(),
             wake: std::sync::Arc::new(Notify::new()),
             watcher: Mutex::new(None),
+            lease_op: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -118,18 +128,88 @@ impl EtcdDcs {
             .map_err(unavailable)
     }
 
-    /// Our lease, granting a new one when we have none.
-    async fn lease(&self) -> Result<i64, DcsError> {
-        if let Some(id) = self.lock_state().lease {
-            return Ok(id);
+    /// Our lease and its granted TTL, granting a new one when we have none.
+    async fn lease(&self) -> Result<(i64, u32), DcsError> {
+        if let Some(lease) = self.lock_state().lease {
+            return Ok(lease);
         }
         let ttl = i64::from(self.lock_state().ttl);
         let mut client = self.client.clone();
         let granted = self.with_timeout(client.lease_grant(ttl, None)).await?;
-        let id = granted.id();
-        self.lock_state().lease = Some(id);
-        tracing::debug!("granted etcd lease {id:x} with ttl {ttl}");
-        Ok(id)
+        let lease = (granted.id(), ttl_u32(granted.ttl()));
+        self.lock_state().lease = Some(lease);
+        tracing::debug!("granted etcd lease {:x} with ttl {}", lease.0, lease.1);
+        Ok(lease)
+    }
+
+    /// Refreshes lease `id`: its TTL when alive, `None` when it expired.
+    async fn refresh_lease(&self, id: i64) -> Result<Option<u32>, DcsError> {
+        let mut client = self.client.clone();
+        match self
+            .with_timeout(async move {
+                let (mut keeper, mut stream) = client.lease_keep_alive(id).await?;
+                keeper.keep_alive().await?;
+                Ok(stream.message().await?.map(|r| r.ttl()).unwrap_or(0))
+            })
+            .await
+        {
+            Ok(ttl) if ttl > 0 => Ok(Some(ttl_u32(ttl))),
+            Ok(_) => Ok(None),
+            // etcd answers an expired lease with an error rather than a zero TTL.
+            Err(e) if Self::is_lease_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Proves the leader key is ours: refreshes our lease (a new one if it expired or the ttl
+    /// changed), then checks in one transaction that `leader` holds our name bound to that
+    /// lease, moving it there if it is ours under an older lease. The TTL returned is the
+    /// lease's, refreshed or granted after the caller sent its request.
+    async fn prove_leader(&self) -> Result<Option<u32>, DcsError> {
+        let _serial = self.lease_op.lock().await;
+        let current = self.lock_state().lease;
+        let refreshed = match current {
+            Some((id, _)) => self.refresh_lease(id).await?.map(|ttl| (id, ttl)),
+            None => None,
+        };
+        let (lease, ttl) = match refreshed {
+            Some(l) => l,
+            None => {
+                self.forget_lease();
+                self.lease().await?
+            }
+        };
+        let key = self.key("leader");
+        // Compare value and lease without writing, so that renewing does not wake watchers.
+        let held = self
+            .txn(Txn::new().when([
+                Compare::value(key.clone(), CompareOp::Equal, self.name.clone()),
+                Compare::lease(key.clone(), CompareOp::Equal, lease),
+            ]))
+            .await?;
+        if held {
+            return Ok(Some(ttl));
+        }
+        // Our name under another (older) lease of ours, e.g. after a ttl change: move it.
+        let moved = self
+            .txn(
+                Txn::new()
+                    .when([Compare::value(
+                        key.clone(),
+                        CompareOp::Equal,
+                        self.name.clone(),
+                    )])
+                    .and_then([TxnOp::put(
+                        key,
+                        self.name.clone(),
+                        Some(PutOptions::new().with_lease(lease)),
+                    )]),
+            )
+            .await?;
+        if moved {
+            tracing::warn!("I am the leader but not owner of the lease: moved the leader key to lease {lease:x}");
+        }
+        Ok(moved.then_some(ttl))
     }
 
     fn forget_lease(&self) {
@@ -205,10 +285,11 @@ impl Dcs for EtcdDcs {
         Ok(Cluster::from_keys(&keys))
     }
 
-    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {
+    async fn attempt_to_acquire_leader(&self) -> Result<Option<u32>, DcsError> {
+        let _serial = self.lease_op.lock().await;
         let key = self.key("leader");
         for attempt in 0..2 {
-            let lease = self.lease().await?;
+            let (lease, ttl) = self.lease().await?;
             let txn = Txn::new()
                 .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
                 .and_then([TxnOp::put(
@@ -221,86 +302,40 @@ impl Dcs for EtcdDcs {
                     if !won {
                         tracing::info!("Could not take out TTL lock");
                     }
-                    return Ok(won);
+                    return Ok(won.then_some(ttl));
                 }
                 Err(e) if attempt == 0 && Self::is_lease_not_found(&e) => self.forget_lease(),
                 Err(e) => return Err(e),
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     async fn update_leader(
         &self,
         _cluster: &Cluster,
         last_lsn: Option<u64>,
-    ) -> Result<bool, DcsError> {
-        if !self.keepalive().await? {
-            // Our lease expired: the leader key went with it, unless someone re-put it.
-            self.forget_lease();
-        }
-        let lease = self.lease().await?;
-        let key = self.key("leader");
-        // Compare value and lease without writing, so that renewing does not wake watchers.
-        let held = self
-            .txn(Txn::new().when([
-                Compare::value(key.clone(), CompareOp::Equal, self.name.clone()),
-                Compare::lease(key.clone(), CompareOp::Equal, lease),
-            ]))
-            .await?;
-        let held = held || {
-            // Same name bound to another (older) lease of ours: move it to the current lease.
-            let moved = self
-                .txn(
-                    Txn::new()
-                        .when([Compare::value(
-                            key.clone(),
-                            CompareOp::Equal,
-                            self.name.clone(),
-                        )])
-                        .and_then([TxnOp::put(
-                            key.clone(),
-                            self.name.clone(),
-                            Some(PutOptions::new().with_lease(lease)),
-                        )]),
-                )
-                .await?;
-            if moved {
-                tracing::warn!("I am the leader but not owner of the lease");
-            }
-            moved
-        };
+    ) -> Result<Option<u32>, DcsError> {
+        let held = self.prove_leader().await?;
         self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
-    async fn keepalive(&self) -> Result<bool, DcsError> {
-        let Some(lease) = self.lock_state().lease else {
-            return Ok(false);
+    async fn renew_lock(&self) -> Result<Option<u32>, DcsError> {
+        self.prove_leader().await
+    }
+
+    async fn keepalive(&self) -> Result<(), DcsError> {
+        let _serial = self.lease_op.lock().await;
+        let current = self.lock_state().lease;
+        let Some((id, _)) = current else {
+            return Ok(());
         };
-        let mut client = self.client.clone();
-        let result = match self
-            .with_timeout(async move {
-                let (mut keeper, mut stream) = client.lease_keep_alive(lease).await?;
-                keeper.keep_alive().await?;
-                Ok(stream
-                    .message()
-                    .await?
-                    .map(|r| r.ttl() > 0)
-                    .unwrap_or(false))
-            })
-            .await
-        {
-            Ok(alive) => alive,
-            // etcd answers an expired lease with an error rather than a zero TTL.
-            Err(e) if Self::is_lease_not_found(&e) => false,
-            Err(e) => return Err(e),
-        };
-        if !result {
-            tracing::warn!("etcd lease {lease:x} has expired");
+        if self.refresh_lease(id).await?.is_none() {
+            tracing::warn!("etcd lease {id:x} has expired");
             self.forget_lease();
         }
-        Ok(result)
+        Ok(())
     }
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {
@@ -344,7 +379,7 @@ impl Dcs for EtcdDcs {
     async fn touch_member(&self, data: &str) -> Result<(), DcsError> {
         let key = format!("members/{}", self.name);
         for attempt in 0..2 {
-            let lease = self.lease().await?;
+            let (lease, _) = self.lease().await?;
             match self.put(&key, data, Some(lease)).await {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt == 0 && Self::is_lease_not_found(&e) => self.forget_lease(),

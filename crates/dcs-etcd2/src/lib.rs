@@ -94,6 +94,11 @@ impl EtcdV2Dcs {
         self.state().ttl.to_string()
     }
 
+    /// The ttl to send now, as a number (what etcd applies to the key we write with it).
+    fn ttl_secs(&self) -> u32 {
+        self.state().ttl
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -128,12 +133,13 @@ impl EtcdV2Dcs {
         self.put(key, &query).await
     }
 
-    /// Refreshes the TTL of `key` if it still holds `value`, without notifying watchers.
-    async fn refresh(&self, key: &str, value: &str) -> Result<bool, DcsError> {
+    /// Refreshes the TTL of `key` to `ttl` if it still holds `value`, without notifying
+    /// watchers.
+    async fn refresh(&self, key: &str, value: &str, ttl: u32) -> Result<bool, DcsError> {
         self.put(
             key,
             &[
-                ("ttl", self.ttl()),
+                ("ttl", ttl.to_string()),
                 ("refresh", "true".into()),
                 ("prevExist", "true".into()),
                 ("prevValue", value.into()),
@@ -190,10 +196,11 @@ impl Dcs for EtcdV2Dcs {
         Ok(Cluster::from_keys(&keys))
     }
 
-    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {
+    async fn attempt_to_acquire_leader(&self) -> Result<Option<u32>, DcsError> {
+        let ttl = self.ttl_secs();
         let query = [
             ("value", self.name.clone()),
-            ("ttl", self.ttl()),
+            ("ttl", ttl.to_string()),
             ("prevExist", "false".into()),
         ];
         let won = self.put("leader", &query).await?;
@@ -202,35 +209,44 @@ impl Dcs for EtcdV2Dcs {
         } else {
             tracing::info!("Could not take out TTL lock");
         }
-        Ok(won)
+        Ok(won.then_some(ttl))
     }
 
-    async fn update_leader(&self, _: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError> {
+    async fn update_leader(
+        &self,
+        _: &Cluster,
+        last_lsn: Option<u64>,
+    ) -> Result<Option<u32>, DcsError> {
+        let ttl = self.ttl_secs();
         let query = [
             ("value", self.name.clone()),
-            ("ttl", self.ttl()),
+            ("ttl", ttl.to_string()),
             ("prevValue", self.name.clone()),
         ];
         let held = match self.call(Method::PUT, "leader", &query).await? {
-            Outcome::Done { .. } => true,
+            Outcome::Done { .. } => Some(ttl),
             // The key expired under us: take it again if nobody else did.
             Outcome::Refused { code: 100, .. } => self.attempt_to_acquire_leader().await?,
-            _ => false,
+            _ => None,
         };
-        self.state().leading = held;
+        self.state().leading = held.is_some();
         self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
-    async fn keepalive(&self) -> Result<bool, DcsError> {
-        let member = format!("members/{}", self.name);
-        if self.state().leading {
-            let held = self.refresh("leader", &self.name).await?;
-            self.state().leading = held;
-            return Ok(held);
-        }
+    async fn renew_lock(&self) -> Result<Option<u32>, DcsError> {
+        // The compare on the value and the new TTL are one request: the key is ours and lives
+        // `ttl` seconds from when etcd handled it.
+        let ttl = self.ttl_secs();
+        let held = self.refresh("leader", &self.name, ttl).await?;
+        self.state().leading = held;
+        Ok(held.then_some(ttl))
+    }
+
+    async fn keepalive(&self) -> Result<(), DcsError> {
         // Keep the member key while a long action (a clone) holds up the HA loop. Its value
         // is whatever we wrote last, so compare on existence only.
+        let member = format!("members/{}", self.name);
         self.put(
             &member,
             &[
@@ -240,6 +256,7 @@ impl Dcs for EtcdV2Dcs {
             ],
         )
         .await
+        .map(|_| ())
     }
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {

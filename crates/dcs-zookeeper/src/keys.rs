@@ -142,7 +142,7 @@ impl Dcs for ZooKeeperDcs {
         Ok(Cluster::from_keys(&keys))
     }
 
-    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {
+    async fn attempt_to_acquire_leader(&self) -> Result<Option<u32>, DcsError> {
         let client = self.client().await?;
         let won = self
             .create(&client, &self.path("leader"), &self.name, &EPHEMERAL)
@@ -152,10 +152,14 @@ impl Dcs for ZooKeeperDcs {
         } else {
             tracing::info!("Could not take out TTL lock");
         }
-        Ok(won)
+        Ok(won.then(|| self.lock_ttl()))
     }
 
-    async fn update_leader(&self, _: &Cluster, last_lsn: Option<u64>) -> Result<bool, DcsError> {
+    async fn update_leader(
+        &self,
+        _: &Cluster,
+        last_lsn: Option<u64>,
+    ) -> Result<Option<u32>, DcsError> {
         let client = self.client().await?;
         let held = match self.fresh_stat(&client, "leader").await? {
             Some(stat) if stat.ephemeral_owner == client.session_id().0 => true,
@@ -182,24 +186,28 @@ impl Dcs for ZooKeeperDcs {
             }
         };
         self.state().leading = held;
+        let held = held.then(|| self.lock_ttl());
         self.status.after_renewal(self, held, last_lsn).await;
         Ok(held)
     }
 
-    async fn keepalive(&self) -> Result<bool, DcsError> {
+    async fn renew_lock(&self) -> Result<Option<u32>, DcsError> {
         // The client pings by itself; what the renewal timer needs is proof that the session
-        // is alive now, and that the lock is still ours while we lead. Never open a new
-        // session here: that is the HA loop's business.
-        let client = match self.session.lock().await.as_ref() {
-            Some(c) if !c.state().is_terminated() => c.clone(),
-            _ => return Ok(false),
+        // is alive now and still owns the lock. Never open a new session here: that is the HA
+        // loop's business.
+        let Some(client) = self.live_session().await else {
+            return Ok(None);
         };
-        if self.state().leading {
-            let held = self.owns_leader(&client).await?;
-            self.state().leading = held;
-            return Ok(held);
+        let held = self.owns_leader(&client).await?;
+        self.state().leading = held;
+        Ok(held.then(|| self.lock_ttl()))
+    }
+
+    async fn keepalive(&self) -> Result<(), DcsError> {
+        match self.live_session().await {
+            Some(client) => self.run(client.sync(self.dir())).await.map(|_| ()),
+            None => Ok(()),
         }
-        self.run(client.sync(self.dir())).await.map(|_| true)
     }
 
     async fn delete_leader(&self, last_lsn: Option<u64>) -> Result<(), DcsError> {
@@ -297,13 +305,6 @@ impl Dcs for ZooKeeperDcs {
             // The session timeout is fixed when a session opens: a leader keeps its session
             // (and the lock) and takes the new ttl with its next one.
             s.ttl_changed = true;
-        }
-    }
-
-    fn enforced_ttl(&self, configured: u32) -> u32 {
-        match self.state().negotiated {
-            Some(n) => configured.min(n),
-            None => configured,
         }
     }
 

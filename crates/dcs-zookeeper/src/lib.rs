@@ -142,6 +142,24 @@ impl ZooKeeperDcs {
         self
     }
 
+    /// The ttl our lock counts with: the session timeout ZooKeeper granted, or the configured
+    /// ttl if shorter (a ttl lowered while we lead applies before our next session).
+    fn lock_ttl(&self) -> u32 {
+        let s = self.state();
+        match s.negotiated {
+            Some(n) => s.ttl.min(n),
+            None => s.ttl,
+        }
+    }
+
+    /// The current session if it has not ended (without opening a new one).
+    async fn live_session(&self) -> Option<zk::Client> {
+        match self.session.lock().await.as_ref() {
+            Some(c) if !c.state().is_terminated() => Some(c.clone()),
+            _ => None,
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A poisoned lock only means a panic elsewhere mid-update of plain values.
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -69,7 +69,7 @@ async fn a_node_reaches_zookeeper_through_exhibitor() {
     let dcs = ZooKeeperDcs::with_exhibitor(&config, "/service/ex/", "pg0", 10, 5)
         .await
         .expect("connect through exhibitor");
-    assert!(matches!(dcs.attempt_to_acquire_leader().await, Ok(true)));
+    assert!(matches!(dcs.attempt_to_acquire_leader().await, Ok(Some(_))));
     let cluster = dcs.get_cluster().await.expect("read");
     assert_eq!(cluster.leader_name(), Some("pg0"));
 

@@ -5,6 +5,8 @@
 mod bootstrap;
 mod conf;
 mod controldata;
+mod divergence;
+mod pidfile;
 mod process;
 mod query;
 
@@ -79,6 +81,8 @@ pub struct Postgresql {
     pub(crate) conn: Mutex<Option<Arc<tokio_postgres::Client>>>,
     /// Bumped whenever we start, stop, promote or reload PostgreSQL.
     changes: std::sync::atomic::AtomicU64,
+    /// What the postmaster we manage may be doing (see `process.rs`).
+    control: std::sync::Mutex<process::Control>,
 }
 
 impl Postgresql {
@@ -90,6 +94,7 @@ impl Postgresql {
             config: std::sync::RwLock::new(config),
             conn: Mutex::new(None),
             changes: std::sync::atomic::AtomicU64::new(0),
+            control: std::sync::Mutex::new(process::Control::default()),
         }
     }
 
@@ -141,7 +146,8 @@ impl Postgresql {
         self.data_dir().join("standby.signal").exists()
     }
 
-    /// Removes the data directory (before re-cloning).
+    /// Removes the data directory. Only for what the user asked: a reinitialize, or
+    /// `remove_data_directory_on_*` in the configuration, or an empty directory before a clone.
     pub async fn remove_data_directory(&self) -> Result<(), PgError> {
         let dir = self.data_dir().to_path_buf();
         tracing::info!("Removing data directory: {}", dir.display());

@@ -1,8 +1,11 @@
-//! Starting, stopping and signalling the postmaster (postgres-management.md §3).
+//! Starting, stopping, promoting and fencing the postmaster: the one place that changes whether
+//! a writable PostgreSQL may be running, and keeps that answer ([`Postgresql::may_be_writable`])
+//! true by itself for the lease guard (docs/architecture.md, "Process control").
 //!
-//! The postmaster is started in its own process group, so a signal meant for the daemon (a
-//! terminal's Ctrl-C, systemd's stop) does not reach it, and a killed daemon leaves it running
-//! for the next daemon to join. It is found again through `postmaster.pid`.
+//! The postmaster runs in its own process group, so a signal meant for the daemon does not
+//! reach it and a daemon that dies leaves it running for the next daemon to join. Starting
+//! returns once the process is spawned; the HA loop watches it come up. A start always waits
+//! for a stop still in progress, so two postmasters never overlap on one data directory.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -12,6 +15,7 @@ use nix::unistd::Pid;
 use patroni_core::config::DynamicConfig;
 
 use crate::conf::{command_line_options, effective_parameters, ReplicaOf};
+use crate::pidfile::{children_of, postmaster_pid, PidFile};
 use crate::{io_err, PgError, Postgresql};
 
 /// How to stop PostgreSQL.
@@ -23,24 +27,32 @@ pub enum StopMode {
     Immediate,
 }
 
+/// What we know about the postmaster we manage. Guarded by a std mutex: the lease guard reads
+/// and fences from its own thread, never waiting on the async runtime.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// The running postmaster may accept writes (or will once it finishes starting).
+    may_be_writable: bool,
+    /// When we asked for a promotion that has not been seen finished.
+    promote_requested: Option<Instant>,
+    /// When we started the running postmaster, and whether writable.
+    started: Option<(Instant, bool)>,
+    /// The postmaster we sent a stop signal to.
+    stopping: Option<i32>,
+    /// The pid of the postmaster we spawned last (before it writes `postmaster.pid`).
+    spawned: Option<i32>,
+}
+
 impl Postgresql {
-    /// The postmaster's pid if one is running on our data directory.
+    fn control(&self) -> std::sync::MutexGuard<'_, Control> {
+        // A poisoned lock only means a panic elsewhere between two plain field writes.
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The postmaster's pid if one is running on our data directory (validated: see
+    /// [`crate::pidfile`]), or the one we just spawned that has not written its pid file yet.
     pub fn postmaster_pid(&self) -> Option<i32> {
-        let text = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
-        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-        if pid <= 0 || pid == std::process::id() as i32 {
-            return None;
-        }
-        // A zombie or a recycled pid that is not a postgres process does not count.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let state = stat
-            .rsplit_once(") ")
-            .map(|(_, rest)| rest.chars().next().unwrap_or('?'))?;
-        if state == 'Z' || state == 'X' {
-            return None;
-        }
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        (comm.trim() == "postgres" || comm.trim() == "postmaster").then_some(pid)
+        postmaster_pid(self.data_dir()).or_else(|| self.spawned_alive())
     }
 
     /// Whether a postmaster runs on our data directory.
@@ -48,16 +60,75 @@ impl Postgresql {
         self.postmaster_pid().is_some()
     }
 
-    /// Writes the configuration for the role and starts the postmaster, waiting until it
-    /// accepts connections (or `pg_ctl_timeout`). `replica_of` as for `write_postgresql_conf`.
+    /// Whether the running postmaster says it accepts connections.
+    pub fn accepting_connections(&self) -> bool {
+        PidFile::read(self.data_dir()).is_some_and(|f| f.accepting())
+    }
+
+    /// Whether PostgreSQL may accept writes right now: a postmaster runs that we started or
+    /// promoted as a primary, or that was last seen as one, or whose role we never saw.
+    pub fn may_be_writable(&self) -> bool {
+        if !self.is_running() {
+            return false;
+        }
+        self.control().may_be_writable
+    }
+
+    /// When the running postmaster was started by us, and whether writable.
+    pub fn started(&self) -> Option<(Instant, bool)> {
+        self.control().started
+    }
+
+    /// When we asked PostgreSQL to promote, while it has not been seen finished.
+    pub fn promote_requested(&self) -> Option<Instant> {
+        self.control().promote_requested
+    }
+
+    /// Records what a status query saw. A primary arms the guard; a replica disarms it unless
+    /// we asked it to promote (the query may predate the promotion).
+    pub fn observe(&self, in_recovery: bool) {
+        let mut c = self.control();
+        if !in_recovery {
+            c.may_be_writable = true;
+            c.promote_requested = None;
+        } else if c.promote_requested.is_none() {
+            c.may_be_writable = false;
+        }
+    }
+
+    /// Records that no postmaster runs (it stopped or crashed).
+    pub fn observe_stopped(&self) {
+        if self.is_running() {
+            return;
+        }
+        let mut c = self.control();
+        c.may_be_writable = false;
+        c.promote_requested = None;
+        c.started = None;
+        c.stopping = None;
+    }
+
+    /// Records a postmaster found running that we did not start (a daemon restart): until a
+    /// query shows its role, it may be a primary.
+    pub fn adopt_running(&self) {
+        if self.is_running() {
+            let mut c = self.control();
+            if c.started.is_none() {
+                c.may_be_writable = true;
+                c.started = Some((Instant::now(), true));
+            }
+        }
+    }
+
+    /// Writes the configuration for the role and spawns the postmaster, without waiting for
+    /// it to accept connections. `replica_of`: `None` = primary, `Some(None)` = a replica
+    /// following nobody yet, `Some(Some(up))` = a replica of `up`.
     pub async fn start(
         &self,
         dynamic: &DynamicConfig,
         replica_of: Option<Option<&ReplicaOf>>,
     ) -> Result<(), PgError> {
-        if self.is_running() {
-            return Ok(());
-        }
+        self.wait_stopped(Duration::from_secs(30)).await?;
         self.changed();
         self.write_pgpass().await?;
         self.write_postgresql_conf(dynamic, replica_of).await?;
@@ -82,96 +153,172 @@ impl Postgresql {
                 cmd.env_remove(name);
             }
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| PgError::Other(format!("cannot start postgres: {e}")))?;
+        let as_primary = replica_of.is_none();
+        let mut child = {
+            // Armed before the process exists: it may open writable before anyone looks.
+            let mut c = self.control();
+            if as_primary {
+                c.may_be_writable = true;
+            }
+            c.started = Some((Instant::now(), as_primary));
+            c.promote_requested = None;
+            cmd.spawn()
+                .map_err(|e| PgError::Other(format!("cannot start postgres: {e}")))?
+        };
         let pid = child.id();
+        self.control().spawned = pid.and_then(|p| i32::try_from(p).ok());
         // Reap the postmaster when it exits, so a dead one is not mistaken for a live zombie.
         tokio::spawn(async move {
-            let _ = child.wait().await;
+            if let Err(e) = child.wait().await {
+                tracing::debug!("waiting for the postmaster: {e}");
+            }
         });
         tracing::info!("postmaster pid={}", pid.unwrap_or(0));
-        let started = self
-            .wait_for_start(
-                Duration::from_secs(self.config().postgresql.pg_ctl_timeout),
-                pid,
-            )
-            .await;
-        self.changed();
-        started
+        Ok(())
     }
 
-    async fn wait_for_start(&self, timeout: Duration, pid: Option<u32>) -> Result<(), PgError> {
+    /// Waits until the postmaster accepts connections and our connection works, it exits, or
+    /// `timeout` passes.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), PgError> {
         let deadline = Instant::now() + timeout;
         loop {
-            // postmaster.pid's last line says `ready` / `standby` once connections are
-            // accepted; connecting before that only fills the log with "starting up".
-            let status =
-                std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap_or_default();
-            let accepting = status
-                .lines()
-                .nth(7)
-                .is_some_and(|l| matches!(l.trim(), "ready" | "standby"));
-            if !accepting
-                && Instant::now() < deadline
-                && pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+            if !self.is_running() {
+                return Err(PgError::Other("postgres exited during start".into()));
             }
-            match self.connect().await {
-                Ok(client) => {
-                    *self.conn.lock().await = Some(std::sync::Arc::new(client));
-                    return Ok(());
-                }
-                Err(e) => {
-                    let alive = pid
-                        .map(|p| kill(Pid::from_raw(p as i32), None).is_ok())
-                        .unwrap_or(false)
-                        && std::path::Path::new(&format!("/proc/{}", pid.unwrap_or(0))).exists()
-                        && !std::fs::read_to_string(format!("/proc/{}/stat", pid.unwrap_or(0)))
-                            .unwrap_or_default()
-                            .contains(") Z");
-                    if !alive {
-                        return Err(PgError::Other(format!("postgres exited during start: {e}")));
+            if self.accepting_connections() {
+                match self.connect().await {
+                    Ok(client) => {
+                        *self.conn.lock().await = Some(std::sync::Arc::new(client));
+                        self.changed();
+                        return Ok(());
                     }
-                    if Instant::now() >= deadline {
+                    Err(e) if Instant::now() >= deadline => {
                         return Err(PgError::Timeout(format!(
-                            "postgres did not accept connections within {timeout:?}"
-                        )));
+                            "postgres accepts connections but ours fails: {e}"
+                        )))
                     }
+                    Err(_) => {}
                 }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if Instant::now() >= deadline {
+                return Err(PgError::Timeout(format!(
+                    "postgres did not accept connections within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// Stops the postmaster and waits for it to exit; after `timeout` it is killed.
+    /// The postmaster we spawned last, while it lives (it may not have written
+    /// `postmaster.pid` yet). It is our child, so its pid cannot be reused before we reap it.
+    fn spawned_alive(&self) -> Option<i32> {
+        let pid = self.control().spawned?;
+        let alive = crate::pidfile::ProcStat::read(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'));
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        (alive && comm.trim() == "postgres").then_some(pid)
+    }
+
+    /// Stops the postmaster and waits for it to exit; after `timeout` it and its children are
+    /// killed. Only once it is gone does [`Postgresql::may_be_writable`] turn false.
     pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), PgError> {
         self.changed();
         *self.conn.lock().await = None;
         let Some(pid) = self.postmaster_pid() else {
+            self.observe_stopped();
             return Ok(());
         };
-        let signal = match mode {
-            StopMode::Fast => Signal::SIGINT,
-            StopMode::Immediate => Signal::SIGQUIT,
-        };
         tracing::info!("stopping postmaster pid={pid} ({mode:?})");
-        let _ = kill(Pid::from_raw(pid), signal);
+        self.control().stopping = Some(pid);
+        signal(pid, mode_signal(mode));
         let deadline = Instant::now() + timeout;
-        while self.postmaster_pid().is_some() {
+        while self.postmaster_pid() == Some(pid) {
             if Instant::now() >= deadline {
                 tracing::warn!("postmaster pid={pid} did not stop in {timeout:?}; killing it");
-                let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                kill_all(pid);
+                self.wait_stopped(Duration::from_secs(5)).await?;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.observe_stopped();
         self.changed();
         Ok(())
+    }
+
+    /// The lease guard's stop, from any thread and without the async runtime: SIGQUIT, then
+    /// after a few seconds SIGKILL of the postmaster and every child (a frozen postmaster's
+    /// backends would otherwise keep taking writes on open connections).
+    pub fn fence(&self) {
+        self.changed();
+        let Some(pid) = self.postmaster_pid() else {
+            self.observe_stopped();
+            return;
+        };
+        tracing::error!("fencing: immediate stop of postmaster pid={pid}");
+        self.control().stopping = Some(pid);
+        signal(pid, Signal::SIGQUIT);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while self.postmaster_pid() == Some(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.postmaster_pid() == Some(pid) {
+            tracing::error!("postmaster pid={pid} ignored SIGQUIT; killing it and its children");
+            kill_all(pid);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.postmaster_pid() == Some(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.observe_stopped();
+    }
+
+    /// Waits for a postmaster that is stopping (or being fenced) to be gone.
+    async fn wait_stopped(&self, timeout: Duration) -> Result<(), PgError> {
+        let deadline = Instant::now() + timeout;
+        while let Some(pid) = self.postmaster_pid() {
+            if self.control().stopping != Some(pid) {
+                return Err(PgError::Other(format!(
+                    "a postmaster (pid {pid}) already runs on the data directory"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(PgError::Timeout(format!(
+                    "postmaster pid={pid} is still stopping after {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Asks PostgreSQL to promote (`pg_ctl promote`, without waiting): the HA loop keeps
+    /// running and renewing while recovery finishes. Armed before the request is sent.
+    pub async fn promote(&self) -> Result<(), PgError> {
+        {
+            let mut c = self.control();
+            c.may_be_writable = true;
+            c.promote_requested = Some(Instant::now());
+        }
+        self.changed();
+        let mut cmd = tokio::process::Command::new(self.binary("pg_ctl"));
+        cmd.arg("promote")
+            .arg("-W")
+            .arg("-D")
+            .arg(self.data_dir())
+            .stdin(Stdio::null());
+        let out = cmd
+            .output()
+            .await
+            .map_err(|e| PgError::Other(format!("cannot run pg_ctl: {e}")))?;
+        self.changed();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(PgError::Command {
+                program: "pg_ctl promote".into(),
+                output: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
+        }
     }
 
     /// `pg_ctl reload`: SIGHUP to the postmaster.
@@ -183,4 +330,27 @@ impl Postgresql {
             None => Err(PgError::Other("postgres is not running".into())),
         }
     }
+}
+
+fn mode_signal(mode: StopMode) -> Signal {
+    match mode {
+        StopMode::Fast => Signal::SIGINT,
+        StopMode::Immediate => Signal::SIGQUIT,
+    }
+}
+
+fn signal(pid: i32, sig: Signal) {
+    if let Err(e) = kill(Pid::from_raw(pid), sig) {
+        // ESRCH: it exited meanwhile, which is what we wanted.
+        tracing::debug!("signal {sig} to pid {pid}: {e}");
+    }
+}
+
+/// SIGKILL for the postmaster and everything it started. The postmaster goes last, so none of
+/// its children is re-parented to init before we saw it.
+fn kill_all(pid: i32) {
+    for child in children_of(pid) {
+        signal(child, Signal::SIGKILL);
+    }
+    signal(pid, Signal::SIGKILL);
 }

@@ -98,8 +98,15 @@ const REPLICATION_SQL: &str =
  FROM pg_catalog.pg_stat_replication ORDER BY application_name";
 
 impl Postgresql {
-    /// Opens a superuser connection to the local PostgreSQL (postgres-management.md §4).
+    /// Opens the superuser "heartbeat" connection to the local PostgreSQL.
     pub(crate) async fn connect(&self) -> Result<Client, PgError> {
+        self.connect_as("Patroni heartbeat", "-c statement_timeout=2000")
+            .await
+    }
+
+    /// Opens a superuser connection to the local PostgreSQL with its own application name and
+    /// session options (the address rules of docs/architecture.md, "Connections").
+    async fn connect_as(&self, application_name: &str, options: &str) -> Result<Client, PgError> {
         let config = self.config();
         let pg = &config.postgresql;
         let first = pg.listen_addresses.split(',').next().unwrap_or("").trim();
@@ -113,9 +120,9 @@ impl Postgresql {
             .port(pg.port)
             .user(&pg.superuser.username)
             .dbname(&pg.database)
-            .application_name("Patroni heartbeat")
+            .application_name(application_name)
             .connect_timeout(Duration::from_secs(3))
-            .options("-c statement_timeout=2000");
+            .options(options);
         if let Some(pw) = &pg.superuser.password {
             cfg.password(pw);
         }
@@ -192,37 +199,18 @@ impl Postgresql {
         Ok(st)
     }
 
-    /// Promotes the replica and waits until it is out of recovery. `pg_promote(wait)` returns
-    /// as soon as the promotion is done, which is sooner than polling `pg_controldata`.
-    pub async fn promote(&self, wait_seconds: i32) -> Result<(), PgError> {
-        let client = self.client().await?;
-        self.drop_connection_on_error(client.batch_execute("SET statement_timeout = 0").await)
+    /// Runs `CHECKPOINT` on a connection of its own with no statement timeout, so the shared
+    /// connection keeps its 2 s limit; `timeout` bounds the wait from our side.
+    pub async fn checkpoint(&self, timeout: Duration) -> Result<(), PgError> {
+        let client = self
+            .connect_as("Patroni checkpoint", "-c statement_timeout=0")
             .await?;
-        let row = client
-            .query_one("SELECT pg_catalog.pg_promote(true, $1)", &[&wait_seconds])
-            .await;
-        self.changed();
-        let done: bool = self.drop_connection_on_error(row).await?.get(0);
-        self.changed();
-        let _ = client.batch_execute("RESET statement_timeout").await;
-        if done {
-            Ok(())
-        } else {
-            Err(PgError::Timeout(format!(
-                "promotion did not complete within {wait_seconds}s"
-            )))
+        match tokio::time::timeout(timeout, client.batch_execute("CHECKPOINT")).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(PgError::Timeout(format!(
+                "CHECKPOINT did not finish within {timeout:?}"
+            ))),
         }
-    }
-
-    /// Runs `CHECKPOINT` (after promotion, so replicas can pg_rewind against us).
-    pub async fn checkpoint(&self) -> Result<(), PgError> {
-        let client = self.client().await?;
-        self.drop_connection_on_error(
-            client
-                .batch_execute("SET statement_timeout = 0; CHECKPOINT")
-                .await,
-        )
-        .await
     }
 
     /// Runs one SQL batch as the superuser.

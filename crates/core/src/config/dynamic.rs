@@ -21,6 +21,9 @@ pub struct DynamicConfig {
     pub pause: bool,
     /// Seconds a crashed primary may take to restart before failing over.
     pub primary_start_timeout: u64,
+    /// Seconds a primary's stop may take before it is killed (0: no limit); upstream applies
+    /// it only in synchronous mode.
+    pub primary_stop_timeout: u64,
     /// `postgresql.use_pg_rewind`.
     pub use_pg_rewind: bool,
     /// `postgresql.use_slots`.
@@ -60,13 +63,16 @@ impl DynamicConfig {
         let loop_wait = int("loop_wait", 10);
         let retry_timeout = int("retry_timeout", 10);
         let max_lag = int("maximum_lag_on_failover", 1_048_576);
-        let primary_start_timeout = match obj.get("primary_start_timeout") {
-            Some(v) if !v.is_null() => as_int(v).unwrap_or(300),
-            _ => obj
-                .get("master_start_timeout")
-                .and_then(as_int)
-                .unwrap_or(300),
+        let mut aliased = |key: &str, alias: &str, default: i64| {
+            let k = if obj.get(key).is_some_and(|v| !v.is_null()) {
+                key
+            } else {
+                alias
+            };
+            int(k, default)
         };
+        let primary_start_timeout = aliased("primary_start_timeout", "master_start_timeout", 300);
+        let primary_stop_timeout = aliased("primary_stop_timeout", "master_stop_timeout", 0);
         let (timing, timing_warnings) = Timing::enforce(ttl, loop_wait, retry_timeout);
         warnings.extend(timing_warnings);
         let flag = |key: &str| obj.get(key).and_then(as_bool).unwrap_or(false);
@@ -95,6 +101,7 @@ impl DynamicConfig {
                 check_timeline: flag("check_timeline"),
                 pause: flag("pause"),
                 primary_start_timeout: u64::try_from(primary_start_timeout).unwrap_or(0),
+                primary_stop_timeout: u64::try_from(primary_stop_timeout).unwrap_or(0),
                 use_pg_rewind: pg.get("use_pg_rewind").and_then(as_bool).unwrap_or(false),
                 use_slots: pg.get("use_slots").and_then(as_bool).unwrap_or(true),
                 parameters,
@@ -103,6 +110,21 @@ impl DynamicConfig {
             },
             warnings,
         )
+    }
+}
+
+impl DynamicConfig {
+    /// How long a primary's stop may take before it is killed, as upstream: only in
+    /// synchronous mode (which is refused until built) and only when set above 0. `None`: the
+    /// daemon's own default applies.
+    pub fn primary_stop_timeout(&self) -> Option<u64> {
+        let synchronous = self
+            .raw
+            .get("synchronous_mode")
+            .and_then(as_bool)
+            .unwrap_or(false)
+            || self.raw.get("synchronous_mode").and_then(Value::as_str) == Some("quorum");
+        (synchronous && self.primary_stop_timeout > 0).then_some(self.primary_stop_timeout)
     }
 }
 
@@ -121,5 +143,22 @@ mod tests {
         assert!(c.parameters.is_empty());
         assert_eq!(w.len(), 2);
         assert!(c.use_slots);
+    }
+
+    #[test]
+    fn start_and_stop_timeouts_and_their_aliases() {
+        let (c, _) = DynamicConfig::from_value(&json!({"master_start_timeout": 7}));
+        assert_eq!(c.primary_start_timeout, 7);
+        let (c, _) = DynamicConfig::from_value(&json!({"primary_start_timeout": 0}));
+        assert_eq!(c.primary_start_timeout, 0);
+        assert_eq!(DynamicConfig::default().primary_start_timeout, 300);
+        // primary_stop_timeout only counts in synchronous mode, as upstream.
+        let (c, _) = DynamicConfig::from_value(&json!({"master_stop_timeout": 9}));
+        assert_eq!(c.primary_stop_timeout, 9);
+        assert_eq!(c.primary_stop_timeout(), None);
+        let (c, _) = DynamicConfig::from_value(
+            &json!({"primary_stop_timeout": 9, "synchronous_mode": true}),
+        );
+        assert_eq!(c.primary_stop_timeout(), Some(9));
     }
 }

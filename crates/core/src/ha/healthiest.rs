@@ -1,4 +1,5 @@
-//! "Am I the healthiest node?" (ha-loop.md §3.3 and the WAL comparison).
+//! "Am I the healthiest node?": the leader race's health comparison over the other members'
+//! `/patroni` answers (docs/architecture.md, "Leader race").
 
 use super::{HaInput, Postgres};
 
@@ -16,7 +17,8 @@ pub fn is_healthiest(input: &HaInput) -> Result<(), String> {
             timeline,
             wal_position,
         } => (primary, timeline, wal_position),
-        Postgres::Starting => return Err("PostgreSQL is still starting".into()),
+        Postgres::Starting { .. } => return Err("PostgreSQL is still starting".into()),
+        Postgres::Unreachable => return Err("PostgreSQL does not answer our queries".into()),
         Postgres::Stopped { .. } => return Err("PostgreSQL is not running".into()),
     };
     if cluster

@@ -1,11 +1,13 @@
-//! Switchover and manual failover on the leader's side (ha-loop.md §4.2, §5.2 graceful): act
-//! on the `failover` key, and hand the lock over without losing a committed row.
+//! Switchover and manual failover on the leader's side: act on the `failover` key as
+//! `patroni_core::ha::leader_step` says, and hand the lock over without losing a committed row
+//! (docs/architecture.md, "Switchover").
 
 use std::time::{Duration, Instant};
 
 use patroni_core::cluster::Cluster;
 use patroni_core::ha::{failover_possible, leader_step, takeover_candidates, FailoverStep};
 use patroni_core::peer::PeerStatus;
+use patroni_core::state::{PgState, Role};
 use patroni_postgres::StopMode;
 
 use super::Ha;
@@ -90,14 +92,19 @@ impl Ha {
     /// shutdown checkpoint, publishing its LSN as the last optime. The next cycle starts us as
     /// a replica of the new leader, without pg_rewind (our WAL ends where its timeline begins).
     async fn demote_gracefully(&mut self, candidates: &[PeerStatus]) {
-        if let Err(e) = self.pg.checkpoint().await {
+        // The loop is busy for the checkpoint and the stop: keep the lock meanwhile, so the
+        // lease guard does not cut the handover short.
+        let checkpoint_timeout = Duration::from_secs(u64::from(self.dynamic.timing.ttl) / 2);
+        self.hold_lock_for(checkpoint_timeout + self.stop_timeout() + Duration::from_secs(10));
+        if let Err(e) = self.pg.checkpoint(checkpoint_timeout).await {
             tracing::warn!("CHECKPOINT before demotion failed: {e}");
         }
-        self.shared
-            .primary_running
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        if let Err(e) = self.pg.stop(StopMode::Fast, Duration::from_secs(60)).await {
+        if let Err(e) = self.pg.stop(StopMode::Fast, self.stop_timeout()).await {
             tracing::error!("failed to stop PostgreSQL for the handover: {e}");
+            return;
+        }
+        if self.pg.is_running() {
+            tracing::error!("PostgreSQL did not stop for the handover: keeping the lock");
             return;
         }
         let checkpoint = self
@@ -112,11 +119,8 @@ impl Ha {
         }
         self.status = None;
         self.upstream = None;
-        {
-            let mut s = self.shared.snap();
-            s.role = "demoted".into();
-            s.pg_state = "stopped".into();
-        }
+        self.set_role(Role::Demoted);
+        self.set_pg_state(PgState::Stopped);
         self.release_lock(checkpoint).await;
     }
 

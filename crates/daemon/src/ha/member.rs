@@ -1,6 +1,7 @@
-//! Our member key (`members/<name>`), in the field order Patroni 4.1 writes
-//! (changes-4x.md §3.2).
+//! Our member key (`members/<name>`), in the field order Patroni 4.1 writes (docs/dcs.md,
+//! "Keys").
 
+use patroni_core::state::PgState;
 use serde_json::{json, Map, Value};
 
 use super::Ha;
@@ -12,9 +13,12 @@ impl Ha {
         let mut m = Map::new();
         m.insert("conn_url".into(), json!(self.config.conn_url()));
         m.insert("api_url".into(), json!(self.config.api_url()));
-        m.insert("state".into(), json!(snap.pg_state));
-        m.insert("role".into(), json!(snap.role));
+        m.insert("state".into(), json!(snap.pg_state.as_str()));
+        m.insert("role".into(), json!(snap.role.as_str()));
         m.insert("version".into(), json!(patroni_core::PATRONI_VERSION));
+        if snap.checkpoint_pending {
+            m.insert("checkpoint_after_promote".into(), json!(false));
+        }
         if !self.config.tags.published.is_empty() {
             m.insert(
                 "tags".into(),
@@ -25,10 +29,14 @@ impl Ha {
             m.insert("pending_restart".into(), json!(true));
             m.insert(
                 "pending_restart_reason".into(),
-                crate::rest::pending_restart_reason(&snap.pending_restart),
+                crate::status::pending_restart_reason(&snap.pending_restart),
             );
         }
-        if let Some(st) = self.status.as_ref().filter(|_| snap.pg_state == "running") {
+        if let Some(st) = self
+            .status
+            .as_ref()
+            .filter(|_| snap.pg_state == PgState::Running)
+        {
             m.insert("xlog_location".into(), json!(st.lsn()));
             if st.in_recovery {
                 if st.replayed_location > 0 {

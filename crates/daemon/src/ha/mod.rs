@@ -1,27 +1,34 @@
-//! The HA loop: each cycle reads the DCS and the local PostgreSQL, asks
-//! `patroni_core::ha::decide` what to do, and does it (ha-loop.md §1.7, §2).
+//! The HA loop: each cycle gathers the DCS view and the local state, asks
+//! `patroni_core::ha::decide` for a plan, and carries it out. No rule lives here: this module
+//! holds the handles (DCS, PostgreSQL, shared state) and interprets plans, reporting outcomes
+//! back to the core (docs/architecture.md).
 
-mod actions;
+mod bootstrap;
+mod commands;
+mod execute;
+mod follow;
+mod gather;
 mod handover;
+mod leader;
 mod member;
 mod parameters;
 mod reload;
-mod requests;
+mod run;
 
 pub use reload::ConfigLoader;
-pub use requests::{Request, RestartFilters, ScheduledRestart};
+pub use run::run;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use patroni_core::cluster::Cluster;
 use patroni_core::config::{Config, DynamicConfig};
 use patroni_core::dcs::{Dcs, DcsError};
-use patroni_core::ha::{self, Action, DataDir, Decision, HaInput, LocalState, Postgres};
-use patroni_core::peer::PeerStatus;
+use patroni_core::ha::{self, Decision, Divergence, Gather, HaInput, LocalState};
+use patroni_core::state::{PgState, Role};
 use patroni_postgres::{PgStatus, Postgresql, ReplicaOf};
 
+use crate::commands::{Command, Reply, ScheduledRestart};
 use crate::state::Shared;
 
 /// The `postgresql.parameters` and `pg_hba` that PostgreSQL was last reloaded with.
@@ -37,8 +44,12 @@ pub enum CycleError {
     Dcs(DcsError),
     /// A configuration or data problem that must stop the daemon.
     Fatal(String),
-    /// The local PostgreSQL did not answer a query; nothing was changed.
-    Postgres,
+}
+
+/// A restart whose PostgreSQL is still starting; answered once it runs (or gives up).
+pub(crate) struct RestartInProgress {
+    reply: Reply,
+    deadline: Instant,
 }
 
 /// The HA loop's own state between cycles.
@@ -52,18 +63,31 @@ pub struct Ha {
     pub(crate) upstream: Option<Option<ReplicaOf>>,
     /// System identifier read from pg_controldata.
     pub(crate) system_id: Option<String>,
+    /// The data directory has checksums or wal_log_hints (pg_rewind can work on it).
+    pub(crate) rewind_capable: bool,
     /// The last PostgreSQL status query of this cycle.
     pub(crate) status: Option<PgStatus>,
-    /// History entry written for this timeline already.
-    pub(crate) history_written_for: u64,
     /// The parameters and pg_hba last written and reloaded.
     pub(crate) applied: Option<AppliedConfig>,
     /// Requests from the REST API.
-    pub(crate) requests: tokio::sync::mpsc::Receiver<Request>,
+    pub(crate) commands: tokio::sync::mpsc::Receiver<Command>,
     /// A restart waiting for its time.
     pub(crate) scheduled_restart: Option<ScheduledRestart>,
+    /// A restart waiting for PostgreSQL to come up before it is answered.
+    pub(crate) restart_in_progress: Option<RestartInProgress>,
     /// Reads the local configuration again on reload.
     pub(crate) reload: ConfigLoader,
+    /// What the leader last told us about our WAL against its own.
+    pub(crate) divergence: Divergence,
+    /// When we first saw the running postmaster starting, if we did not start it.
+    pub(crate) seen_starting: Option<Instant>,
+    /// We promoted and the post-promotion CHECKPOINT has not completed.
+    pub(crate) checkpoint_due: bool,
+    /// The post-promotion CHECKPOINT running in the background.
+    pub(crate) checkpoint_task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    /// This cycle's plan keeps the lock with a healthy or starting PostgreSQL: the renewal
+    /// timer may renew until the next cycle is overdue.
+    pub(crate) keeps_lock: bool,
 }
 
 impl Ha {
@@ -74,7 +98,7 @@ impl Ha {
         pg: Arc<Postgresql>,
         shared: Arc<Shared>,
         dynamic: DynamicConfig,
-        requests: tokio::sync::mpsc::Receiver<Request>,
+        commands: tokio::sync::mpsc::Receiver<Command>,
         reload: ConfigLoader,
     ) -> Ha {
         Ha {
@@ -85,12 +109,18 @@ impl Ha {
             dynamic,
             upstream: None,
             system_id: None,
+            rewind_capable: false,
             status: None,
-            history_written_for: 0,
             applied: None,
-            requests,
+            commands,
             scheduled_restart: None,
+            restart_in_progress: None,
             reload,
+            divergence: Divergence::Unchecked,
+            seen_starting: None,
+            checkpoint_due: false,
+            checkpoint_task: None,
+            keeps_lock: false,
         }
     }
 
@@ -100,7 +130,9 @@ impl Ha {
 
     /// Runs one cycle and returns its message.
     pub async fn cycle(&mut self) -> Result<String, CycleError> {
+        self.keeps_lock = false;
         self.reload_if_requested();
+        let read = Instant::now();
         let cluster = match self.dcs.get_cluster().await {
             Ok(c) => c,
             Err(e) => return self.dcs_unreachable(e).await,
@@ -111,31 +143,19 @@ impl Ha {
             s.dcs_last_seen = chrono::Utc::now().timestamp();
         }
         if cluster.leader_name() != Some(self.me()) {
-            self.shared.lose_lock();
+            self.shared.lose_lock(read);
         }
         self.refresh_dynamic(&cluster);
 
-        let local = self.local_state().await?;
-        if matches!(local.postgres, Postgres::Running { .. }) {
+        let local = self.local_state().await;
+        if self.status.is_some() {
             self.apply_parameters(&cluster).await;
         }
-        if let Some(message) = self.handle_requests(&cluster).await {
+        if let Some(message) = self.handle_commands(&cluster, &local).await {
             self.publish().await;
             return Ok(message);
         }
-        let peers;
-        let mut input = HaInput {
-            cluster: &cluster,
-            config: &self.dynamic,
-            local: &local,
-            peers: None,
-        };
-        let mut decision = ha::decide(&input);
-        if decision == Decision::PollPeers {
-            peers = self.poll_peers(&cluster).await;
-            input.peers = Some(&peers);
-            decision = ha::decide(&input);
-        }
+        let decision = self.decide(&cluster, &local).await;
         if matches!(decision, Decision::RenewLock | Decision::AcquireLock)
             || local.is_running_primary()
         {
@@ -148,6 +168,43 @@ impl Ha {
         let message = self.execute(decision, &cluster, &local).await?;
         self.publish().await;
         Ok(message)
+    }
+
+    /// Asks the core for a decision, gathering what it asks for (peers' status, the leader's
+    /// timeline) and asking again with it.
+    async fn decide(&mut self, cluster: &Cluster, local: &LocalState) -> Decision {
+        let mut peers = None;
+        let mut check: Option<Divergence> = None;
+        loop {
+            let input = HaInput {
+                cluster,
+                config: &self.dynamic,
+                local,
+                peers: peers.as_deref(),
+                leader_check: check.as_ref(),
+            };
+            match ha::decide(&input) {
+                Decision::Gather(Gather::Peers) if peers.is_none() => {
+                    peers = Some(self.poll_peers(cluster).await);
+                }
+                Decision::Gather(Gather::LeaderTimeline { leader }) if check.is_none() => {
+                    let answer = self.check_divergence(cluster, &leader, local).await;
+                    self.divergence = answer.clone();
+                    check = Some(answer);
+                }
+                Decision::Gather(what) => {
+                    // The core asked twice for an input it already has: a bug in a rule.
+                    tracing::error!(
+                        "the HA rules asked again for {what:?}; doing nothing this cycle"
+                    );
+                    return Decision::Wait {
+                        message: "Unexpected exception raised, please report it as a BUG".into(),
+                        renew: cluster.leader_name() == Some(self.me()),
+                    };
+                }
+                decision => return decision,
+            }
+        }
     }
 
     /// Dynamic configuration from `/config` when valid; otherwise the last good one is kept.
@@ -170,317 +227,28 @@ impl Ha {
         self.shared.snap().dynamic = self.dynamic.clone();
     }
 
-    /// What this node looks like right now (data directory, PostgreSQL, tags).
-    async fn local_state(&mut self) -> Result<LocalState, CycleError> {
-        let data_dir = if self.pg.data_dir_empty() {
-            self.system_id = None;
-            DataDir::Empty
-        } else {
-            if self.system_id.is_none() {
-                match self.pg.controldata().await {
-                    Ok(cd) => self.system_id = cd.system_id().map(str::to_string),
-                    Err(e) => tracing::warn!("pg_controldata: {e}"),
-                }
-            }
-            match &self.system_id {
-                Some(id) => DataDir::Initialized {
-                    system_id: id.clone(),
-                },
-                None => DataDir::Invalid,
-            }
-        };
-        self.status = None;
-        let postgres = if self.pg.is_running() {
-            match self.pg.status().await {
-                Ok(st) => {
-                    self.shared.snap().pg_status = Some((st.clone(), Instant::now()));
-                    let p = Postgres::Running {
-                        primary: !st.in_recovery,
-                        timeline: st.timeline,
-                        wal_position: st.lsn(),
-                    };
-                    self.status = Some(st);
-                    p
-                }
-                Err(e) if e.is_starting_up() => Postgres::Starting,
-                Err(e) if self.pg.is_running() => {
-                    // A failed query says nothing about PostgreSQL's role: change nothing and
-                    // try again next cycle, as upstream does.
-                    tracing::warn!("Error communicating with PostgreSQL: {e}");
-                    return Err(CycleError::Postgres);
-                }
-                Err(_) => Postgres::Stopped { was_primary: false },
-            }
-        } else {
-            self.shared.primary_running.store(false, Ordering::SeqCst);
-            let was_primary = match (&data_dir, self.pg.has_standby_signal()) {
-                (DataDir::Initialized { .. }, false) => self
-                    .pg
-                    .controldata()
-                    .await
-                    .map(|cd| {
-                        matches!(
-                            cd.state(),
-                            "in production" | "shut down" | "in crash recovery" | "shutting down"
-                        )
-                    })
-                    .unwrap_or(false),
-                _ => false,
-            };
-            Postgres::Stopped { was_primary }
-        };
-        {
-            let mut s = self.shared.snap();
-            s.system_id = self.system_id.clone();
-            match &postgres {
-                Postgres::Running { primary, .. } => {
-                    s.pg_state = "running".into();
-                    s.role = if *primary { "primary" } else { "replica" }.into();
-                }
-                Postgres::Starting => s.pg_state = "starting".into(),
-                Postgres::Stopped { .. } => {
-                    if s.pg_state == "running" || s.pg_state == "starting" {
-                        s.pg_state = "crashed".into();
-                    } else if !s.pg_state.contains("fail") {
-                        s.pg_state = "stopped".into();
-                    }
-                    if matches!(data_dir, DataDir::Empty) {
-                        s.role = "uninitialized".into();
-                    }
-                }
-            }
-        }
-        Ok(LocalState {
-            name: self.config.name.clone(),
-            data_dir,
-            postgres,
-            nofailover: self.config.tags.nofailover,
-            failover_priority: self.config.tags.failover_priority,
-            can_bootstrap: self.config.bootstrap.present,
-        })
+    pub(crate) fn set_pg_state(&self, state: PgState) {
+        self.shared.snap().pg_state = state;
     }
 
-    /// Polls every other member's `GET /patroni` in parallel (2 s timeout); unreachable ones
-    /// are left out, as in Patroni.
-    pub(crate) async fn poll_peers(&self, cluster: &Cluster) -> Vec<PeerStatus> {
-        let auth = patroni_rest_client::basic_auth(self.config.rest_client_credentials());
-        let polls = cluster
-            .members
-            .iter()
-            .filter(|m| m.name != self.me())
-            .filter_map(|m| {
-                let url = m.api_url()?.to_string();
-                let name = m.name.clone();
-                let auth = auth.clone();
-                Some(async move {
-                    match patroni_rest_client::get_json(
-                        &url,
-                        Duration::from_secs(2),
-                        auth.as_deref(),
-                    )
-                    .await
-                    {
-                        Ok((_, doc)) => PeerStatus::parse(&name, &doc),
-                        Err(e) => {
-                            tracing::info!("Member {name} is not reachable: {e}");
-                            None
-                        }
-                    }
-                })
-            });
-        futures::future::join_all(polls)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+    pub(crate) fn set_role(&self, role: Role) {
+        self.shared.snap().role = role;
     }
 
-    /// The DCS could not be read: a primary demotes (it cannot prove it holds the lock).
-    async fn dcs_unreachable(&mut self, e: DcsError) -> Result<String, CycleError> {
-        tracing::error!("Error communicating with DCS: {e}");
-        self.shared.snap().cluster = None;
-        if self.dynamic.pause {
-            return Ok("DCS is not accessible".into());
-        }
-        if self.pg.is_running()
-            && self
-                .pg
-                .status()
-                .await
-                .map(|s| !s.in_recovery)
-                .unwrap_or(false)
-        {
-            tracing::info!("demoting self because DCS is not accessible and I was a leader");
-            self.shared.lose_lock();
-            self.demote_to_replica(None).await;
-            return Ok("demoted self because DCS is not accessible and I was a leader".into());
-        }
-        Ok("DCS is not accessible".into())
+    pub(crate) fn set_busy(&self, busy: bool) {
+        self.shared.snap().busy = busy;
     }
 
-    /// Performs a decision.
-    async fn execute(
-        &mut self,
-        decision: Decision,
-        cluster: &Cluster,
-        local: &LocalState,
-    ) -> Result<String, CycleError> {
-        match decision {
-            Decision::Fatal(m) => Err(CycleError::Fatal(m)),
-            Decision::Wait { message, renew } => {
-                if renew {
-                    let _ = self.renew(cluster).await;
-                }
-                Ok(message)
-            }
-            Decision::PollPeers => Ok("waiting for other members".into()),
-            Decision::RaceBootstrap => self.bootstrap().await,
-            Decision::Clone { from, message } => {
-                tracing::info!("{message}");
-                self.clone_from(cluster, &from).await;
-                Ok(message)
-            }
-            Decision::ReleaseLock { message } => {
-                self.release_lock(None).await;
-                Ok(message)
-            }
-            Decision::Start {
-                as_primary,
-                follow,
-                message,
-            } => {
-                self.start_stopped(cluster, as_primary, follow.as_deref(), &message)
-                    .await;
-                Ok(message)
-            }
-            Decision::RenewLock => {
-                let renewed = self.renew(cluster).await;
-                if renewed && local.is_running_primary() {
-                    if let Some(message) = self.handle_failover_key(cluster).await {
-                        return Ok(message);
-                    }
-                }
-                let action = ha::after_renew(renewed, local, self.dynamic.pause);
-                self.act(action, cluster).await
-            }
-            Decision::AcquireLock => {
-                let sent = Instant::now();
-                let acquired = match self.dcs.attempt_to_acquire_leader().await {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::error!("failed to acquire the leader lock: {e}");
-                        false
-                    }
-                };
-                if acquired {
-                    self.shared
-                        .lock_renewed(sent, self.dcs.enforced_ttl(self.dynamic.timing.ttl));
-                    self.mark_cluster_leader(cluster);
-                    if cluster.failover.is_some() {
-                        tracing::info!("Cleaning up failover key after acquiring leader lock...");
-                        let _ = self.dcs.set_failover_value("{}", None).await;
-                    }
-                }
-                let action = ha::after_acquire(acquired, local);
-                self.act(action, cluster).await
-            }
-            Decision::Follow {
-                leader,
-                demote,
-                message,
-            } => {
-                if demote {
-                    tracing::info!("{message}");
-                    self.demote_to_replica(
-                        leader
-                            .as_deref()
-                            .and_then(|l| cluster.member(l))
-                            .map(|m| m.name.clone()),
-                    )
-                    .await;
-                } else {
-                    self.follow(cluster, leader.as_deref()).await;
-                }
-                Ok(message)
-            }
-        }
-    }
-
-    /// Renews our hold on the lock and the lock clock. `true` when we still hold it.
-    async fn renew(&mut self, cluster: &Cluster) -> bool {
-        let lsn = self
-            .status
-            .as_ref()
-            .filter(|s| !s.in_recovery)
-            .map(PgStatus::lsn);
-        let sent = Instant::now();
-        match self.dcs.update_leader(cluster, lsn).await {
-            Ok(true) => {
-                self.shared
-                    .lock_renewed(sent, self.dcs.enforced_ttl(self.dynamic.timing.ttl));
-                true
-            }
-            Ok(false) => {
-                tracing::error!("failed to update leader lock");
-                self.shared.lose_lock();
-                false
-            }
-            Err(e) => {
-                tracing::error!("failed to update leader lock: {e}");
-                self.shared.lose_lock();
-                false
-            }
-        }
-    }
-
-    /// After taking the lock, the snapshot shows us as leader until the next read.
-    fn mark_cluster_leader(&self, cluster: &Cluster) {
-        let mut c = cluster.clone();
-        c.leader = Some(patroni_core::cluster::Leader {
-            name: self.me().to_string(),
-            version: 0,
-            session: None,
-        });
-        self.shared.snap().cluster = Some((Arc::new(c), Instant::now()));
-    }
-
-    async fn act(&mut self, action: Action, cluster: &Cluster) -> Result<String, CycleError> {
-        match action {
-            Action::NoAction(m) => {
-                if self.shared.lock_clock().is_valid()
-                    && self.status.as_ref().is_some_and(|s| !s.in_recovery)
-                {
-                    self.shared.primary_running.store(true, Ordering::SeqCst);
-                    self.primary_housekeeping(cluster).await;
-                }
-                Ok(m)
-            }
-            Action::Promote(m) => {
-                self.promote(cluster).await;
-                Ok(m)
-            }
-            Action::Demote { message, .. } => {
-                self.demote_to_replica(None).await;
-                Ok(message)
-            }
-            Action::Follow { leader, message } => {
-                let leader = leader.or_else(|| cluster.leader_name().map(str::to_string));
-                self.follow(cluster, leader.as_deref()).await;
-                Ok(message)
-            }
-        }
-    }
-
-    /// Writes our member key (and marks the loop healthy for the renewal timer).
-    async fn publish(&mut self) {
+    /// Writes our member key and records the cycle for `/liveness` and the renewal timer.
+    pub(crate) async fn publish(&mut self) {
         let data = self.member_json();
         if let Err(e) = self.dcs.touch_member(&data).await {
             tracing::warn!("failed to update member key: {e}");
         }
-        let healthy = self.status.is_some();
+        let now = Instant::now();
+        let window = Duration::from_secs(2 * u64::from(self.dynamic.timing.loop_wait) + 2);
         let mut s = self.shared.snap();
-        if healthy {
-            s.healthy_at = Some(Instant::now());
-        }
+        s.last_cycle = Some(now);
+        s.renew_allowed_until = self.keeps_lock.then(|| now + window);
     }
 }

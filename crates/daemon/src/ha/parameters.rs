@@ -1,6 +1,6 @@
-//! Dynamic configuration applied to a running PostgreSQL (postgres-management.md §2.4): when
-//! `postgresql.parameters` or `pg_hba` change, rewrite the files and reload; parameters that
-//! need a restart are reported as `pending_restart` with their old and new values.
+//! Dynamic configuration applied to a running PostgreSQL: when `postgresql.parameters` or
+//! `pg_hba` change, rewrite the files and reload; parameters that need a restart are reported
+//! as `pending_restart` with their old and new values.
 
 use patroni_core::cluster::Cluster;
 use patroni_postgres::effective_parameters;
@@ -55,7 +55,7 @@ impl Ha {
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                (name, old, new)
+                crate::state::PendingRestart { name, old, new }
             })
             .collect();
         self.shared.snap().pending_restart = reasons;

@@ -1,6 +1,6 @@
-//! Re-reading the local configuration on SIGHUP or `POST /reload` (rest-api.md §10,
-//! ha-loop.md §1): the new file replaces the old one for the loop, the REST API and
-//! PostgreSQL's files, which are rewritten and reloaded in the same cycle.
+//! Re-reading the local configuration on SIGHUP or `POST /reload`: the new file replaces the
+//! old one for the loop, the REST API and PostgreSQL's files, which are rewritten and
+//! reloaded in the same cycle.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -1,27 +1,13 @@
-//! Health-check status codes (rest-api.md §3–§4, changes-4x.md §9.1, §9.3).
+//! Health checks (`/primary`, `/replica`, ... as HAProxy asks them) and the probes
+//! `/liveness` and `/readiness`. The status codes are decided by
+//! `patroni_core::status::health_code`; this module gathers its facts.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
+use patroni_core::state::Role;
+use patroni_core::status::{health_code, HealthFacts, StatusDocument};
 
 use super::{Api, Request};
-
-/// Parses `lag` (`1048576`, `16kB`, `10MB`, ...) into bytes.
-pub fn parse_bytes(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "kB" => 1 << 10,
-        "MB" => 1 << 20,
-        "GB" => 1 << 30,
-        "TB" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
 
 /// Parses seconds with an optional unit (`30`, `30s`, `2min`, `1h`).
 pub fn parse_seconds(text: &str) -> Option<f64> {
@@ -39,12 +25,13 @@ pub fn parse_seconds(text: &str) -> Option<f64> {
         "d" => 86400.0,
         _ => return None,
     };
-    Some(n * mult)
+    let seconds = n * mult;
+    seconds.is_finite().then_some(seconds)
 }
 
 impl Api {
     /// The code for a health-check path; `doc` is the status document when already built.
-    pub(crate) async fn health_code(&self, req: &Request, doc: Option<&Value>) -> u16 {
+    pub(crate) async fn health_code(&self, req: &Request, doc: Option<&StatusDocument>) -> u16 {
         let owned;
         let doc = match doc {
             Some(d) => d,
@@ -53,118 +40,34 @@ impl Api {
                 &owned
             }
         };
-        let role = doc.get("role").and_then(Value::as_str).unwrap_or("");
-        let state = doc.get("state").and_then(Value::as_str).unwrap_or("");
         let cluster = self.fresh_cluster();
-        let is_leader = self.shared.is_leader(&self.config().name);
-        let paused = doc.get("pause").is_some();
-        let leader_lsn = cluster.as_ref().map(|c| c.status.last_lsn).unwrap_or(0);
-        let max_lag = req.param("lag").and_then(parse_bytes);
-        let replayed = doc
-            .get("xlog")
-            .and_then(|x| x.get("replayed_location"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let lagging = matches!(max_lag, Some(m) if leader_lsn != 0 && leader_lsn > replayed.saturating_add(m));
-        let replica_code = if !self.config().tags.noloadbalance
-            && !lagging
-            && role == "replica"
-            && state == "running"
-        {
-            200
-        } else {
-            503
+        let facts = HealthFacts {
+            doc,
+            holds_lock: self.shared.is_leader(&self.config().name),
+            dcs_fresh: cluster.is_some(),
+            leader_lsn: cluster.as_ref().map(|c| c.status.last_lsn).unwrap_or(0),
+            noloadbalance: self.config().tags.noloadbalance,
         };
-        let (leader_code, primary_code, standby_leader_code) = if cluster.is_none() && paused {
-            (
-                if matches!(role, "master" | "primary" | "standby_leader") {
-                    200
-                } else {
-                    503
-                },
-                if matches!(role, "master" | "primary") {
-                    200
-                } else {
-                    503
-                },
-                if role == "standby_leader" { 200 } else { 503 },
-            )
-        } else if is_leader {
-            (200, 200, 503)
-        } else {
-            (503, 503, 503)
-        };
-        let path = if req.path == "/" {
-            "/primary"
-        } else {
-            req.path.as_str()
-        };
-        let code = if path.contains("standby_leader") || path.contains("standby-leader") {
-            return standby_leader_code;
-        } else if path.contains("leader") {
-            return leader_code;
-        } else if path.contains("master") || path.contains("primary") || path.contains("read-write")
-        {
-            return primary_code;
-        } else if path.contains("replica") {
-            replica_code
-        } else if path.contains("read-only") && !path.contains("sync") && !path.contains("quorum") {
-            if primary_code == 200 || standby_leader_code == 200 {
-                200
-            } else {
-                replica_code
-            }
-        } else if path.contains("health") {
-            if state == "running" {
-                200
-            } else {
-                503
-            }
-        } else if cluster.is_some() && matches!(path, "/async" | "/asynchronous") {
-            replica_code
-        } else if cluster.is_some()
-            && matches!(
-                path,
-                "/read-only-sync" | "/read-only-synchronous" | "/read-only-quorum"
-            )
-        {
-            if primary_code == 200 || standby_leader_code == 200 {
-                200
-            } else {
-                503
-            }
-        } else {
-            return 503;
-        };
-        if code != 200 {
-            return code;
-        }
-        let config = self.config();
-        for (k, v) in &req.query {
-            let Some(tag) = k.strip_prefix("tag_") else {
-                continue;
-            };
-            let matches = config.tags.published.get(tag).is_some_and(|t| match t {
-                Value::String(s) => s == v,
-                other => other.to_string().to_lowercase() == v.to_lowercase(),
-            });
-            if !matches {
-                return 503;
-            }
-        }
-        200
+        health_code(&req.path, &req.query, &facts)
     }
 
-    /// `GET /liveness`: the HA loop is not stuck.
+    /// `GET /liveness`: 503 when the HA loop has not completed a cycle within `ttl` (twice
+    /// that on a replica, as upstream), so a loop that stopped running is noticed by whoever
+    /// probes it even while the REST API still answers.
     pub(crate) fn liveness(&self) -> u16 {
         let s = self.shared.snap();
         if s.dynamic.pause {
             return 200;
         }
-        let ttl = u64::from(s.dynamic.timing.ttl);
-        let primary = s.role == "primary" && s.pg_state == "running";
-        let threshold = Duration::from_secs(if primary { ttl } else { 2 * ttl });
-        if s.next_cycle + threshold > Instant::now() {
+        let ttl = Duration::from_secs(u64::from(s.dynamic.timing.ttl));
+        let threshold = if s.role == Role::Primary {
+            ttl
+        } else {
+            ttl * 2
+        };
+        // Before the first cycle, count from when the loop was scheduled to start.
+        let last = s.last_cycle.unwrap_or(s.next_cycle);
+        if last.elapsed() < threshold {
             200
         } else {
             503
@@ -180,7 +83,7 @@ impl Api {
             let s = self.shared.snap();
             (s.pg_state.clone(), s.dynamic.maximum_lag_on_failover)
         };
-        if state != "running" {
+        if state != patroni_core::state::PgState::Running {
             return 503;
         }
         let Ok(st) = self.pg_status().await else {
@@ -196,16 +99,5 @@ impl Api {
             return 503;
         }
         200
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn lag_units() {
-        assert_eq!(super::parse_bytes("1048576"), Some(1048576));
-        assert_eq!(super::parse_bytes("16kB"), Some(16384));
-        assert_eq!(super::parse_bytes("10MB"), Some(10 << 20));
-        assert_eq!(super::parse_bytes("ten"), None);
     }
 }

@@ -25,6 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::state::Shared;
+use restart::Outcome;
 
 /// What a handler answers.
 pub enum Response {
@@ -45,22 +46,10 @@ pub struct Api {
     pub(crate) shared: Arc<Shared>,
     pub(crate) pg: Arc<Postgresql>,
     pub(crate) dcs: Arc<dyn Dcs>,
-    /// Requests the HA loop carries out (restart).
-    pub(crate) requests: tokio::sync::mpsc::Sender<crate::ha::Request>,
+    /// Requests the HA loop carries out (restart, reinitialize).
+    pub(crate) commands: tokio::sync::mpsc::Sender<crate::commands::Command>,
     /// PostgreSQL's status shared by concurrent requests.
     pub(crate) status_cache: pg_cache::StatusCache,
-}
-
-/// `{"param": {"old_value": .., "new_value": ..}}` for `pending_restart_reason`.
-pub fn pending_restart_reason(pending: &[(String, String, String)]) -> Value {
-    let mut m = serde_json::Map::new();
-    for (name, old, new) in pending {
-        m.insert(
-            name.clone(),
-            serde_json::json!({"old_value": old, "new_value": new}),
-        );
-    }
-    Value::Object(m)
 }
 
 fn reason(code: u16) -> &'static str {
@@ -140,16 +129,6 @@ pub struct Request {
     pub authorization: Option<String>,
     /// The body; `None` without a `Content-Length` header.
     pub body: Option<Vec<u8>>,
-}
-
-impl Request {
-    /// The first value of query parameter `name`.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -321,7 +300,7 @@ impl Api {
         }
         match (req.method.as_str(), first) {
             ("HEAD" | "OPTIONS", _) => Response::StatusOnly(self.health_code(req, None).await),
-            ("GET", "patroni") => Response::Json(200, self.status_document(true).await),
+            ("GET", "patroni") => Response::Json(200, self.status_document(true).await.to_json()),
             ("GET", "cluster") => self.cluster().await,
             ("GET", "history") => self.history().await,
             ("GET", "config") => self.config_doc().await,
@@ -340,7 +319,10 @@ impl Api {
                 self.shared.wake.notify_one();
                 Response::Text(202, "reload scheduled".into())
             }
-            ("DELETE", "restart") => self.ask_loop(crate::ha::Request::Cancel).await,
+            ("DELETE", "restart") => {
+                self.ask_loop(crate::commands::Command::Cancel, Outcome::Cancel)
+                    .await
+            }
             ("PUT", "config") => self.put_config(req).await,
             ("POST", "switchover") => self.post_switchover(req, false).await,
             ("POST", "failover") => self.post_switchover(req, true).await,
@@ -348,7 +330,7 @@ impl Api {
             ("GET", _) => {
                 let doc = self.status_document(false).await;
                 let code = self.health_code(req, Some(&doc)).await;
-                Response::Json(code, doc)
+                Response::Json(code, doc.to_json())
             }
             _ => Response::Error(501),
         }

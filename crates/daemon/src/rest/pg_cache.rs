@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use patroni_core::state::{PgState, Role};
 use patroni_postgres::{PgError, PgStatus};
 
 use super::Api;
@@ -24,7 +25,7 @@ struct Entry {
     status: PgStatus,
     at: Instant,
     /// The loop's `pg_state`, role and PostgreSQL's change counter when it was read.
-    seen: (String, String, u64),
+    seen: (PgState, Role, u64),
 }
 
 impl Api {
@@ -32,7 +33,7 @@ impl Api {
     pub(crate) async fn pg_status(&self) -> Result<PgStatus, PgError> {
         let seen = {
             let s = self.shared.snap();
-            (s.pg_state.clone(), s.role.clone(), self.pg.changes())
+            (s.pg_state.clone(), s.role, self.pg.changes())
         };
         let mut cache = self.status_cache.0.lock().await;
         if let Some(e) = cache

@@ -6,8 +6,35 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+use patroni_core::ha::{RestartFilters, RestartRefused};
+use patroni_core::state::Role;
+
 use super::{Api, Request, Response};
-use crate::ha::RestartFilters;
+use crate::commands::{Command, Reply};
+
+/// Which request a loop answer is for: each turns into its own upstream status and text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome {
+    Restart,
+    Schedule,
+    Cancel,
+    Reinitialize,
+}
+
+impl Outcome {
+    /// Upstream's status code and text for the loop's answer.
+    fn response(self, answer: Result<(), RestartRefused>) -> (u16, String) {
+        match (self, answer) {
+            (Outcome::Restart, Ok(())) => (200, "restarted successfully".into()),
+            (Outcome::Schedule, Ok(())) => (202, "Restart scheduled".into()),
+            (Outcome::Cancel, Ok(())) => (200, "scheduled restart deleted".into()),
+            (Outcome::Reinitialize, Ok(())) => (200, "reinitialize started".into()),
+            (_, Err(refused @ RestartRefused::AlreadyScheduled)) => (409, refused.to_string()),
+            (_, Err(refused @ RestartRefused::NothingScheduled)) => (404, refused.to_string()),
+            (_, Err(refused)) => (503, refused.to_string()),
+        }
+    }
+}
 
 /// `15.2` → 150002, `9.6.1` → 90601 (`server_version_num` form).
 fn version_num(text: &str) -> Option<i32> {
@@ -33,15 +60,19 @@ impl Api {
     /// Hands a request to the HA loop and waits for its answer.
     pub(crate) async fn ask_loop(
         &self,
-        make: impl FnOnce(oneshot::Sender<(u16, String)>) -> crate::ha::Request,
+        make: impl FnOnce(Reply) -> Command,
+        outcome: Outcome,
     ) -> Response {
         let (tx, rx) = oneshot::channel();
-        if self.requests.send(make(tx)).await.is_err() {
+        if self.commands.send(make(tx)).await.is_err() {
             return text(503, "the HA loop is not running");
         }
         self.shared.wake.notify_one();
         match tokio::time::timeout(Duration::from_secs(300), rx).await {
-            Ok(Ok((code, message))) => text(code, message),
+            Ok(Ok(answer)) => {
+                let (code, message) = outcome.response(answer);
+                text(code, message)
+            }
             _ => text(503, "restart failed"),
         }
     }
@@ -62,7 +93,8 @@ impl Api {
                 _ => return Response::Error(400),
             },
         }
-        self.ask_loop(crate::ha::Request::Reinitialize).await
+        self.ask_loop(Command::Reinitialize, Outcome::Reinitialize)
+            .await
     }
 
     /// `POST /restart`.
@@ -98,9 +130,9 @@ impl Api {
                 }
                 "role" => {
                     match value.as_str() {
-                        Some(r @ ("primary" | "standby_leader" | "replica")) => {
-                            filters.role = Some(r.to_string())
-                        }
+                        Some("primary") => filters.role = Some(Role::Primary),
+                        Some("standby_leader") => filters.role = Some(Role::StandbyLeader),
+                        Some("replica") => filters.role = Some(Role::Replica),
                         _ => return text(
                             400,
                             "PostgreSQL role should be either primary, standby_leader, or replica",
@@ -127,6 +159,7 @@ impl Api {
                         _ => None,
                     };
                     match seconds {
+                        // `as` saturates: 1e300 seconds is "as long as it gets", not garbage.
                         Some(s) if s > 0.0 => filters.timeout = Some(s.ceil() as u64),
                         _ => return text(400, "Timeout should be a positive number of seconds"),
                     }
@@ -142,11 +175,14 @@ impl Api {
         }
         match schedule {
             Some(at) => {
-                self.ask_loop(|reply| crate::ha::Request::Schedule(at, filters, reply))
-                    .await
+                self.ask_loop(
+                    |reply| Command::Schedule(at, filters, reply),
+                    Outcome::Schedule,
+                )
+                .await
             }
             None => {
-                self.ask_loop(|reply| crate::ha::Request::Restart(filters, reply))
+                self.ask_loop(|reply| Command::Restart(filters, reply), Outcome::Restart)
                     .await
             }
         }

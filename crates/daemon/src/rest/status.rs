@@ -4,9 +4,53 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use patroni_core::state::{PgState, Role};
+use patroni_core::status::{PatroniInfo, ReplicationInfo, StatusDocument, Xlog};
+use patroni_postgres::PgStatus;
+use serde_json::Value;
 
 use super::{Api, Response};
+
+/// What a live status query adds to the document.
+fn fill_from_status(doc: &mut StatusDocument, st: &PgStatus) {
+    doc.postmaster_start_time = st.postmaster_start_time.clone();
+    doc.role = if st.in_recovery {
+        Role::Replica
+    } else {
+        Role::Primary
+    };
+    doc.server_version = Some(st.server_version);
+    doc.xlog = Some(if st.in_recovery {
+        Xlog::Replica {
+            received_location: if st.received_location > 0 {
+                st.received_location
+            } else {
+                st.replayed_location
+            },
+            replayed_location: st.replayed_location,
+            replayed_timestamp: st.replayed_timestamp.clone(),
+            paused: st.replay_paused,
+        }
+    } else {
+        Xlog::Primary {
+            location: st.wal_position,
+        }
+    });
+    doc.timeline = Some(st.timeline);
+    doc.replication_state = st.replication_state().map(str::to_string);
+    doc.replication = st
+        .replication
+        .iter()
+        .map(|r| ReplicationInfo {
+            usename: r.usename.clone(),
+            application_name: r.application_name.clone(),
+            client_addr: r.client_addr.clone(),
+            state: r.state.clone(),
+            sync_state: r.sync_state.clone(),
+            sync_priority: r.sync_priority,
+        })
+        .collect();
+}
 
 impl Api {
     /// The cached DCS view if younger than `ttl`.
@@ -19,130 +63,83 @@ impl Api {
             .map(|(c, _)| Arc::clone(c))
     }
 
-    /// The status document (rest-api.md §5, changes-4x.md §9.2). `retry`: on a query
-    /// failure try once more a second later (`GET /patroni` does, health checks do not).
-    pub(crate) async fn status_document(&self, retry: bool) -> Value {
-        let (pg_state, role, paused, last_seen, sysid, pending) = {
+    /// The status document. `retry`: on a query failure try once more a second later
+    /// (`GET /patroni` does, health checks do not).
+    pub(crate) async fn status_document(&self, retry: bool) -> StatusDocument {
+        let (pg_state, role, paused, last_seen, sysid, pending, scheduled) = {
             let s = self.shared.snap();
             (
                 s.pg_state.clone(),
-                s.role.clone(),
+                s.role,
                 s.dynamic.pause,
                 s.dcs_last_seen,
                 s.system_id.clone(),
                 s.pending_restart.clone(),
+                s.scheduled_restart.as_ref().map(|r| r.to_json(false)),
             )
         };
-        let mut doc = Map::new();
-        let mut status = None;
-        if matches!(pg_state.as_str(), "running" | "starting" | "restarting")
-            && self.pg.is_running()
+        let status = if matches!(
+            pg_state,
+            PgState::Running | PgState::Starting | PgState::Restarting
+        ) && self.pg.is_running()
         {
-            status = match self.pg_status().await {
-                Ok(st) => Some(st),
-                Err(e) => {
-                    tracing::warn!("REST API status query failed: {e}");
-                    None
-                }
-            };
-            if status.is_none() && retry {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                status = self.pg_status().await.ok();
-            }
-            if status.is_none() {
-                // One failed query (a busy host, a statement timeout) must not make a healthy
-                // node flap in the load balancer: use what the HA loop read in its last cycle.
-                let s = self.shared.snap();
-                let max_age = Duration::from_secs(2 * u64::from(s.dynamic.timing.loop_wait) + 1);
-                status = s
-                    .pg_status
-                    .as_ref()
-                    .filter(|(_, at)| at.elapsed() < max_age)
-                    .map(|(st, _)| st.clone());
-            }
-        }
+            self.current_pg_status(retry).await
+        } else {
+            None
+        };
+        let config = self.config();
+        let mut doc = StatusDocument {
+            state: pg_state.as_str().to_string(),
+            postmaster_start_time: None,
+            role,
+            server_version: None,
+            xlog: None,
+            timeline: None,
+            replication_state: None,
+            replication: Vec::new(),
+            pause: paused,
+            cluster_unlocked: self.fresh_cluster().is_none_or(|c| c.is_unlocked()),
+            dcs_last_seen: last_seen,
+            tags: config.tags.published.clone(),
+            database_system_identifier: sysid,
+            pending_restart: !pending.is_empty(),
+            pending_restart_reason: (!pending.is_empty())
+                .then(|| crate::status::pending_restart_reason(&pending)),
+            patroni: PatroniInfo {
+                version: patroni_core::PATRONI_VERSION.to_string(),
+                scope: config.scope.clone(),
+                name: config.name.clone(),
+            },
+            scheduled_restart: scheduled,
+        };
         match &status {
-            Some(st) => {
-                doc.insert("state".into(), json!(pg_state));
-                if let Some(t) = &st.postmaster_start_time {
-                    doc.insert("postmaster_start_time".into(), json!(t));
-                }
-                doc.insert(
-                    "role".into(),
-                    json!(if st.in_recovery { "replica" } else { "primary" }),
-                );
-                doc.insert("server_version".into(), json!(st.server_version));
-                let xlog = if st.in_recovery {
-                    json!({
-                        "received_location": if st.received_location > 0 { st.received_location } else { st.replayed_location },
-                        "replayed_location": st.replayed_location,
-                        "replayed_timestamp": st.replayed_timestamp,
-                        "paused": st.replay_paused,
-                    })
-                } else {
-                    json!({"location": st.wal_position})
-                };
-                doc.insert("xlog".into(), xlog);
-                doc.insert("timeline".into(), json!(st.timeline));
-                if let Some(rs) = st.replication_state() {
-                    doc.insert("replication_state".into(), json!(rs));
-                }
-                if !st.replication.is_empty() {
-                    let rows: Vec<Value> = st
-                        .replication
-                        .iter()
-                        .map(|r| {
-                            json!({
-                                "usename": r.usename, "application_name": r.application_name,
-                                "client_addr": r.client_addr, "state": r.state,
-                                "sync_state": r.sync_state, "sync_priority": r.sync_priority,
-                            })
-                        })
-                        .collect();
-                    doc.insert("replication".into(), Value::Array(rows));
-                }
-            }
-            None => {
-                let state = if pg_state == "running" {
-                    "unknown".to_string()
-                } else {
-                    pg_state
-                };
-                doc.insert("state".into(), json!(state));
-                doc.insert("role".into(), json!(role));
+            Some(st) => fill_from_status(&mut doc, st),
+            None if pg_state == PgState::Running => doc.state = "unknown".into(),
+            None => {}
+        }
+        doc
+    }
+
+    /// PostgreSQL's status for the document: a query (retried once if asked), else what the
+    /// HA loop read in its last cycle, if recent: one failed query (a busy host, a statement
+    /// timeout) must not make a healthy node flap in the load balancer.
+    async fn current_pg_status(&self, retry: bool) -> Option<PgStatus> {
+        match self.pg_status().await {
+            Ok(st) => return Some(st),
+            Err(e) => tracing::warn!("REST API status query failed: {e}"),
+        }
+        if retry {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Ok(st) = self.pg_status().await {
+                return Some(st);
             }
         }
-        if paused {
-            doc.insert("pause".into(), json!(true));
-        }
-        if self.fresh_cluster().is_none_or(|c| c.is_unlocked()) {
-            doc.insert("cluster_unlocked".into(), json!(true));
-        }
-        doc.insert("dcs_last_seen".into(), json!(last_seen));
-        if !self.config().tags.published.is_empty() {
-            doc.insert(
-                "tags".into(),
-                Value::Object(self.config().tags.published.clone()),
-            );
-        }
-        if let Some(id) = sysid {
-            doc.insert("database_system_identifier".into(), json!(id));
-        }
-        if !pending.is_empty() {
-            doc.insert("pending_restart".into(), json!(true));
-            doc.insert(
-                "pending_restart_reason".into(),
-                super::pending_restart_reason(&pending),
-            );
-        }
-        doc.insert(
-            "patroni".into(),
-            json!({"version": patroni_core::PATRONI_VERSION, "scope": self.config().scope, "name": self.config().name}),
-        );
-        if let Some(scheduled) = &self.shared.snap().scheduled_restart {
-            doc.insert("scheduled_restart".into(), scheduled.to_json(false));
-        }
-        Value::Object(doc)
+        let s = self.shared.snap();
+        let max_age = Duration::from_secs(2 * u64::from(s.dynamic.timing.loop_wait) + 1);
+        s.pg_status
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < max_age)
+            .map(|(st, _)| st.clone())
     }
 
     /// `GET /cluster`: a fresh DCS read.
@@ -188,7 +185,7 @@ impl Api {
 
     /// `GET /metrics` (Prometheus text; rest-api.md §13 with the 4.1 changes).
     pub(crate) async fn metrics(&self) -> Response {
-        let doc = self.status_document(true).await;
+        let doc = self.status_document(true).await.to_json();
         let labels = format!(
             "{{scope=\"{}\",name=\"{}\"}}",
             self.config().scope,

@@ -1,5 +1,8 @@
 //! Decision tables for the HA rules: each row is a situation and the decision Patroni makes.
 
+mod divergence;
+mod start;
+
 use super::*;
 use crate::cluster::{Cluster, KeyValue};
 use crate::config::DynamicConfig;
@@ -61,6 +64,12 @@ fn replica(lsn: u64) -> LocalState {
         nofailover: false,
         failover_priority: 1,
         can_bootstrap: true,
+        promoting_for: None,
+        divergence: Divergence::Fine {
+            leader: "pg2".into(),
+            timeline: 1,
+        },
+        rewind: RewindPolicy::default(),
     }
 }
 
@@ -94,14 +103,25 @@ fn run(cluster: &Cluster, local: &LocalState, peers: Option<&[PeerStatus]>) -> D
         config: &config,
         local,
         peers,
+        leader_check: None,
     })
+}
+
+fn stopped(was_primary: bool, clean: bool) -> LocalState {
+    LocalState {
+        postgres: Postgres::Stopped { was_primary, clean },
+        ..replica(0)
+    }
 }
 
 #[test]
 fn bootstrap_race() {
     let empty = LocalState {
         data_dir: DataDir::Empty,
-        postgres: Postgres::Stopped { was_primary: false },
+        postgres: Postgres::Stopped {
+            was_primary: false,
+            clean: true,
+        },
         ..replica(0)
     };
     // Nobody has initialised the cluster: race for `initialize`.
@@ -213,7 +233,10 @@ fn leader_that_failed_to_renew_demotes() {
 fn healthy_replica_takes_the_free_lock() {
     let unlocked = cluster(None, 100);
     // First the peers must be polled.
-    assert_eq!(run(&unlocked, &replica(100), None), Decision::PollPeers);
+    assert_eq!(
+        run(&unlocked, &replica(100), None),
+        Decision::Gather(Gather::Peers)
+    );
     let peers = [peer("pg2", 100), peer("pg3", 90)];
     assert_eq!(
         run(&unlocked, &replica(100), Some(&peers)),
@@ -316,34 +339,13 @@ fn primary_retakes_a_free_lock_unless_behind_the_cluster_timeline() {
 }
 
 #[test]
-fn stopped_postgres_is_started_in_the_right_role() {
-    let stopped_primary = LocalState {
-        postgres: Postgres::Stopped { was_primary: true },
-        ..replica(0)
-    };
-    assert!(matches!(
-        run(&cluster(Some("pg1"), 0), &stopped_primary, None),
-        Decision::Start {
-            as_primary: true,
-            ..
-        }
-    ));
-    // A former primary that lost the lock comes back as a replica of the new leader.
-    assert_eq!(
-        run(&cluster(Some("pg2"), 0), &stopped_primary, None),
-        Decision::Start {
-            as_primary: false,
-            follow: Some("pg2".into()),
-            message: "starting as a secondary".into()
-        }
-    );
-}
-
-#[test]
 fn empty_data_dir_while_leading_releases_the_lock() {
     let local = LocalState {
         data_dir: DataDir::Empty,
-        postgres: Postgres::Stopped { was_primary: false },
+        postgres: Postgres::Stopped {
+            was_primary: false,
+            clean: true,
+        },
         ..replica(0)
     };
     assert!(matches!(
@@ -377,15 +379,13 @@ fn run_paused(cluster: &Cluster, local: &LocalState, peers: Option<&[PeerStatus]
         config: &config,
         local,
         peers,
+        leader_check: None,
     })
 }
 
 #[test]
 fn pause_means_no_automatic_start_stop_failover_or_demotion() {
-    let stopped = LocalState {
-        postgres: Postgres::Stopped { was_primary: true },
-        ..replica(0)
-    };
+    let stopped = stopped(true, false);
     // A crashed primary is not restarted; its lock is released.
     assert_eq!(
         run_paused(&cluster(Some("pg1"), 0), &stopped, None),
