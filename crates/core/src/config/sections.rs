@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::local::{BootstrapConfig, Credentials, PostgresqlConfig, Tags};
+use super::types::{BootstrapConfig, Credentials, PostgresqlConfig, Tags};
 use super::value::{describe, Section};
 use super::ConfigError;
 
