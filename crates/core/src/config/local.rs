@@ -4,38 +4,13 @@
 use serde_json::Value;
 
 use super::dcs::{dcs_section, DcsSection, KNOWN_DCS};
+use super::schema::{self, KeyReport};
 use super::sections::{
     bootstrap_section, check_address, check_binaries, credentials, postgresql_section, tags_section,
 };
 use super::types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 use super::value::Section;
 use super::ConfigError;
-
-const KNOWN_TOP_LEVEL: &[&str] = &[
-    "name",
-    "scope",
-    "namespace",
-    "log",
-    "restapi",
-    "ctl",
-    "bootstrap",
-    "postgresql",
-    "tags",
-    "watchdog",
-    "citus",
-    "synchronous_mode",
-    "synchronous_mode_strict",
-    "thread_pool_size",
-    "thread_stack_size",
-    "standby_cluster",
-    "ttl",
-    "loop_wait",
-    "retry_timeout",
-    "maximum_lag_on_failover",
-    "slots",
-    "failsafe_mode",
-    "member_slots_ttl",
-];
 
 /// The whole local configuration.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +55,14 @@ impl Config {
     pub fn from_tree(tree: Value, strictness: Strictness) -> Result<Config, ConfigError> {
         let root = Section::root(&tree)?;
         let daemon = strictness == Strictness::Daemon;
+        // Judged before the typed reads so that one run names every refused key, whatever
+        // else is wrong with the file.
+        let keys = if daemon {
+            schema::check_local(&tree)
+        } else {
+            schema::check_ctl(&tree)
+        };
+        refuse(&keys)?;
         let req = |s: &Section, key: &str| {
             if daemon {
                 s.required_string(key)
@@ -87,7 +70,7 @@ impl Config {
                 Ok(s.string(key)?.unwrap_or_default())
             }
         };
-        let mut warnings = Vec::new();
+        let mut warnings = keys.warnings;
 
         let name = req(&root, "name")?;
         let scope = req(&root, "scope")?;
@@ -118,7 +101,7 @@ impl Config {
             let unknown: Vec<_> = root
                 .keys()
                 .into_iter()
-                .filter(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str()))
+                .filter(|k| !schema::is_known_top_level(k))
                 .cloned()
                 .collect();
             let hint = if unknown.is_empty() {
@@ -196,5 +179,21 @@ impl Config {
         self.ctl_authentication
             .as_ref()
             .or(self.restapi.authentication.as_ref())
+    }
+}
+
+/// One error naming every refused key, so that `--validate-config` lists them all at once.
+fn refuse(keys: &KeyReport) -> Result<(), ConfigError> {
+    match keys.refused.as_slice() {
+        [] => Ok(()),
+        [one] => Err(ConfigError::invalid("", one.clone())),
+        many => Err(ConfigError::invalid(
+            "",
+            format!(
+                "{} settings are not supported yet by patroni-rs:\n  {}",
+                many.len(),
+                many.join("\n  ")
+            ),
+        )),
     }
 }
