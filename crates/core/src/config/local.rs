@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::dcs::{dcs_section, DcsSection, KNOWN_DCS};
 use super::schema::{self, KeyReport};
 use super::sections::{
-    bootstrap_section, check_address, check_binaries, credentials, postgresql_section, tags_section,
+    bootstrap_section, check_address, check_binaries, credentials, postgresql_section,
+    restapi_section, tags_section,
 };
 use super::types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 use super::value::Section;
@@ -78,67 +79,19 @@ impl Config {
             .string("namespace")?
             .unwrap_or_else(|| "/service/".into());
 
-        let restapi_s = root.section("restapi")?;
-        let restapi = RestApiConfig {
-            listen: req(&restapi_s, "listen")?,
-            connect_address: match restapi_s.string("connect_address")? {
-                Some(a) => a,
-                None if daemon => {
-                    return Err(ConfigError::invalid(
-                        "restapi.connect_address",
-                        "is required but missing",
-                    ))
-                }
-                None => String::new(),
-            },
-            authentication: credentials(&restapi_s.section("authentication")?)?,
-        };
+        let restapi = restapi_section(&root.section("restapi")?, daemon)?;
         let ctl_s = root.section("ctl")?;
         let ctl_authentication = credentials(&ctl_s.section("authentication")?)?;
 
         let dcs = dcs_section(&root, &mut warnings)?;
         if daemon && dcs.is_none() {
-            let unknown: Vec<_> = root
-                .keys()
-                .into_iter()
-                .filter(|k| !schema::is_known_top_level(k))
-                .cloned()
-                .collect();
-            let hint = if unknown.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (unknown section{} {})",
-                    if unknown.len() > 1 { "s" } else { "" },
-                    unknown.join(", ")
-                )
-            };
-            return Err(ConfigError::invalid(
-                "",
-                format!(
-                    "no DCS section found: expected one of {}{hint}",
-                    KNOWN_DCS.join(", ")
-                ),
-            ));
+            return Err(no_dcs_section(&root));
         }
 
         let bootstrap = bootstrap_section(&root.section("bootstrap")?)?;
         let postgresql = postgresql_section(&root.section("postgresql")?, daemon)?;
         let tags = tags_section(&root.section("tags")?, &mut warnings)?;
-        let log_level = root
-            .section("log")?
-            .string("level")?
-            .unwrap_or_else(|| "INFO".into())
-            .to_ascii_uppercase();
-        if !matches!(
-            log_level.as_str(),
-            "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL"
-        ) {
-            return Err(ConfigError::invalid(
-                "log.level",
-                format!("unknown level {log_level:?}"),
-            ));
-        }
+        let log_level = log_level(&root)?;
         if daemon {
             check_binaries(&postgresql)?;
             check_address("restapi.listen", &restapi.listen)?;
@@ -179,6 +132,49 @@ impl Config {
         self.ctl_authentication
             .as_ref()
             .or(self.restapi.authentication.as_ref())
+    }
+}
+
+/// The error for a daemon configuration without a DCS section, naming the top-level keys
+/// upstream does not know (a misspelt section is the usual cause).
+fn no_dcs_section(root: &Section) -> ConfigError {
+    let unknown: Vec<_> = root
+        .keys()
+        .into_iter()
+        .filter(|k| !schema::is_known_top_level(k))
+        .cloned()
+        .collect();
+    let hint = if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (unknown section{} {})",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.join(", ")
+        )
+    };
+    ConfigError::invalid(
+        "",
+        format!(
+            "no DCS section found: expected one of {}{hint}",
+            KNOWN_DCS.join(", ")
+        ),
+    )
+}
+
+/// `log.level`, upper-cased (default INFO).
+fn log_level(root: &Section) -> Result<String, ConfigError> {
+    let level = root
+        .section("log")?
+        .string("level")?
+        .unwrap_or_else(|| "INFO".into())
+        .to_ascii_uppercase();
+    match level.as_str() {
+        "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL" => Ok(level),
+        _ => Err(ConfigError::invalid(
+            "log.level",
+            format!("unknown level {level:?}"),
+        )),
     }
 }
 
