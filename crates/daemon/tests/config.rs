@@ -170,3 +170,74 @@ fn bad_zookeeper_and_exhibitor_sections() {
     let (code, out) = run(&zk("zookeeper:\n  hosts: 127.0.0.1:2181,127.0.0.2\n"), true);
     assert_eq!(code, 0, "a good zookeeper section validates: {out}");
 }
+
+/// `GOOD` with `extra` added to its `bootstrap.dcs`.
+fn with_dcs(extra: &str) -> String {
+    GOOD.replace("    ttl: 30\n", &format!("    ttl: 30\n{extra}"))
+}
+
+#[test]
+fn synchronous_mode_is_refused_by_name() {
+    assert_rejected(
+        &with_dcs("    synchronous_mode: true\n"),
+        "bootstrap.dcs.synchronous_mode: not supported yet by patroni-rs (replication would stay asynchronous); remove it or set it to false",
+    );
+}
+
+#[test]
+fn every_refused_key_is_named_in_one_error() {
+    let yaml = format!(
+        "{}watchdog:\n  mode: required\ntags:\n  replicatefrom: pg1\n",
+        with_dcs("    failsafe_mode: true\n    standby_cluster:\n      host: 10.0.0.1\n").replace(
+            "  connect_address: 127.0.0.1:8008\n",
+            "  connect_address: 127.0.0.1:8008\n  certfile: /etc/ssl/rest.pem\n"
+        )
+    );
+    for validate in [true, false] {
+        let (code, stderr) = run(&yaml, validate);
+        assert_eq!(code, 1, "validate={validate}: {stderr}");
+        assert!(
+            stderr.starts_with(
+                "patroni: invalid configuration: 5 settings are not supported yet by patroni-rs:\n"
+            ),
+            "{stderr}"
+        );
+        for key in [
+            "restapi.certfile",
+            "bootstrap.dcs.failsafe_mode",
+            "bootstrap.dcs.standby_cluster",
+            "watchdog",
+            "tags.replicatefrom",
+        ] {
+            assert!(
+                stderr.contains(&format!("\n  {key}: not supported yet by patroni-rs (")),
+                "{key} not named: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unknown_key_is_warned_about_and_the_file_stays_valid() {
+    let (code, stderr) = run(&format!("{GOOD}colour: blue\n"), true);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: colour: unknown setting (not in Patroni 4.1's configuration), ignored"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn synchronous_mode_false_passes() {
+    let (code, stderr) = run(
+        &format!(
+            "{}watchdog:\n  mode: off\n",
+            with_dcs("    synchronous_mode: false\n")
+        ),
+        true,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "no warning either: {stderr}");
+}

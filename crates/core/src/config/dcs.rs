@@ -1,9 +1,19 @@
 //! The DCS sections of the local configuration (configuration.md §3.5): which store a node
 //! uses and how to reach it. Exactly one is used, the first found in Patroni's order.
 
-use super::local::KNOWN_DCS;
 use super::value::Section;
 use super::ConfigError;
+
+/// DCS sections Patroni knows, in the order upstream looks for them.
+pub const KNOWN_DCS: [&str; 7] = [
+    "consul",
+    "etcd",
+    "etcd3",
+    "exhibitor",
+    "kubernetes",
+    "raft",
+    "zookeeper",
+];
 
 /// Settings for an etcd (v2 or v3) client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -220,7 +220,7 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
             _ => None,
         };
     }
-    for section in super::local::KNOWN_DCS {
+    for section in super::dcs::KNOWN_DCS {
         let upper = section.to_ascii_uppercase();
         let Some(key) = rest
             .strip_prefix(upper.as_str())

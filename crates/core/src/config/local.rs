@@ -1,168 +1,17 @@
 //! The typed local configuration: what one `patroni` daemon (or `patronictl`) reads from its
 //! YAML and environment.
 
-use std::path::PathBuf;
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-
-use super::dcs::{dcs_section, DcsSection};
+use super::dcs::{dcs_section, DcsSection, KNOWN_DCS};
+use super::schema::{self, KeyReport};
 use super::sections::{
-    bootstrap_section, check_address, check_binaries, credentials, postgresql_section, tags_section,
+    bootstrap_section, check_address, check_binaries, credentials, postgresql_section,
+    restapi_section, tags_section,
 };
+use super::types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 use super::value::Section;
 use super::ConfigError;
-
-/// DCS sections Patroni knows, in the order upstream looks for them.
-pub const KNOWN_DCS: [&str; 7] = [
-    "consul",
-    "etcd",
-    "etcd3",
-    "exhibitor",
-    "kubernetes",
-    "raft",
-    "zookeeper",
-];
-
-const KNOWN_TOP_LEVEL: &[&str] = &[
-    "name",
-    "scope",
-    "namespace",
-    "log",
-    "restapi",
-    "ctl",
-    "bootstrap",
-    "postgresql",
-    "tags",
-    "watchdog",
-    "citus",
-    "synchronous_mode",
-    "synchronous_mode_strict",
-    "thread_pool_size",
-    "thread_stack_size",
-    "standby_cluster",
-    "ttl",
-    "loop_wait",
-    "retry_timeout",
-    "maximum_lag_on_failover",
-    "slots",
-    "failsafe_mode",
-    "member_slots_ttl",
-];
-
-/// A user name and an optional password (PostgreSQL roles, REST basic auth).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password, if any.
-    pub password: Option<String>,
-}
-
-/// `restapi:`.
-#[derive(Debug, Clone, Default)]
-pub struct RestApiConfig {
-    /// Listen address `host:port`.
-    pub listen: String,
-    /// Address other members and clients use, `host:port`.
-    pub connect_address: String,
-    /// Basic auth for unsafe endpoints.
-    pub authentication: Option<Credentials>,
-}
-
-/// `bootstrap:`.
-#[derive(Debug, Clone, Default)]
-pub struct BootstrapConfig {
-    /// Whether the section exists: only then may this node initialise a new cluster.
-    pub present: bool,
-    /// `bootstrap.dcs`: the initial dynamic configuration.
-    pub dcs: Value,
-    /// `bootstrap.initdb` turned into `initdb` arguments.
-    pub initdb_args: Vec<String>,
-    /// `bootstrap.pg_hba`: lines appended to the initdb-made `pg_hba.conf`.
-    pub pg_hba: Vec<String>,
-    /// `bootstrap.post_bootstrap` (alias `post_init`).
-    pub post_bootstrap: Option<String>,
-}
-
-/// `postgresql:` (local part).
-#[derive(Debug, Clone, Default)]
-pub struct PostgresqlConfig {
-    /// `listen_addresses` from `postgresql.listen`.
-    pub listen_addresses: String,
-    /// Port from `postgresql.listen` (default 5432).
-    pub port: u16,
-    /// `postgresql.connect_address` (`host:port`).
-    pub connect_address: String,
-    /// `postgresql.data_dir`.
-    pub data_dir: PathBuf,
-    /// `postgresql.config_dir` (default: data_dir).
-    pub config_dir: PathBuf,
-    /// `postgresql.bin_dir`, if set.
-    pub bin_dir: Option<PathBuf>,
-    /// `postgresql.bin_name.*` overrides: (default name, configured name).
-    pub bin_names: Vec<(String, String)>,
-    /// `postgresql.pgpass` (default `~/pgpass`).
-    pub pgpass: PathBuf,
-    /// Superuser credentials.
-    pub superuser: Credentials,
-    /// Replication user credentials.
-    pub replication: Credentials,
-    /// pg_rewind user (falls back to the superuser).
-    pub rewind: Option<Credentials>,
-    /// Local `postgresql.parameters`.
-    pub parameters: Map<String, Value>,
-    /// Local `postgresql.pg_hba`.
-    pub pg_hba: Option<Vec<String>>,
-    /// Local `postgresql.use_pg_rewind`.
-    pub use_pg_rewind: Option<bool>,
-    /// `postgresql.pg_ctl_timeout` seconds (default 60).
-    pub pg_ctl_timeout: u64,
-    /// `postgresql.basebackup` as `pg_basebackup` arguments.
-    pub basebackup_args: Vec<String>,
-    /// `postgresql.database` (default `postgres`).
-    pub database: String,
-    /// `postgresql.remove_data_directory_on_rewind_failure`.
-    pub remove_data_directory_on_rewind_failure: bool,
-    /// `postgresql.remove_data_directory_on_diverged_timelines`.
-    pub remove_data_directory_on_diverged_timelines: bool,
-}
-
-impl PostgresqlConfig {
-    /// The path of a PostgreSQL program, honouring `bin_dir` and `bin_name`.
-    pub fn binary(&self, default_name: &str) -> PathBuf {
-        let name = self
-            .bin_names
-            .iter()
-            .find(|(d, _)| d == default_name)
-            .map(|(_, n)| n.as_str())
-            .unwrap_or(default_name);
-        match &self.bin_dir {
-            Some(dir) => dir.join(name),
-            None => PathBuf::from(name),
-        }
-    }
-}
-
-/// `tags:`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tags {
-    /// Never become leader.
-    pub nofailover: bool,
-    /// Tie-breaker on equal LSN (default 1); `<= 0` behaves like `nofailover`.
-    pub failover_priority: i64,
-    /// `GET /replica` answers 503.
-    pub noloadbalance: bool,
-    /// Preferred clone source.
-    pub clonefrom: bool,
-    /// Never a synchronous standby.
-    pub nosync: bool,
-    /// No streaming replication.
-    pub nostream: bool,
-    /// Member to cascade from.
-    pub replicatefrom: Option<String>,
-    /// The tags as published in the member key (false predefined booleans dropped).
-    pub published: Map<String, Value>,
-}
 
 /// The whole local configuration.
 #[derive(Debug, Clone, Default)]
@@ -207,6 +56,14 @@ impl Config {
     pub fn from_tree(tree: Value, strictness: Strictness) -> Result<Config, ConfigError> {
         let root = Section::root(&tree)?;
         let daemon = strictness == Strictness::Daemon;
+        // Judged before the typed reads so that one run names every refused key, whatever
+        // else is wrong with the file.
+        let keys = if daemon {
+            schema::check_local(&tree)
+        } else {
+            schema::check_ctl(&tree)
+        };
+        refuse(&keys)?;
         let req = |s: &Section, key: &str| {
             if daemon {
                 s.required_string(key)
@@ -214,7 +71,7 @@ impl Config {
                 Ok(s.string(key)?.unwrap_or_default())
             }
         };
-        let mut warnings = Vec::new();
+        let mut warnings = keys.warnings;
 
         let name = req(&root, "name")?;
         let scope = req(&root, "scope")?;
@@ -222,67 +79,19 @@ impl Config {
             .string("namespace")?
             .unwrap_or_else(|| "/service/".into());
 
-        let restapi_s = root.section("restapi")?;
-        let restapi = RestApiConfig {
-            listen: req(&restapi_s, "listen")?,
-            connect_address: match restapi_s.string("connect_address")? {
-                Some(a) => a,
-                None if daemon => {
-                    return Err(ConfigError::invalid(
-                        "restapi.connect_address",
-                        "is required but missing",
-                    ))
-                }
-                None => String::new(),
-            },
-            authentication: credentials(&restapi_s.section("authentication")?)?,
-        };
+        let restapi = restapi_section(&root.section("restapi")?, daemon)?;
         let ctl_s = root.section("ctl")?;
         let ctl_authentication = credentials(&ctl_s.section("authentication")?)?;
 
         let dcs = dcs_section(&root, &mut warnings)?;
         if daemon && dcs.is_none() {
-            let unknown: Vec<_> = root
-                .keys()
-                .into_iter()
-                .filter(|k| !KNOWN_TOP_LEVEL.contains(&k.as_str()))
-                .cloned()
-                .collect();
-            let hint = if unknown.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (unknown section{} {})",
-                    if unknown.len() > 1 { "s" } else { "" },
-                    unknown.join(", ")
-                )
-            };
-            return Err(ConfigError::invalid(
-                "",
-                format!(
-                    "no DCS section found: expected one of {}{hint}",
-                    KNOWN_DCS.join(", ")
-                ),
-            ));
+            return Err(no_dcs_section(&root));
         }
 
         let bootstrap = bootstrap_section(&root.section("bootstrap")?)?;
         let postgresql = postgresql_section(&root.section("postgresql")?, daemon)?;
         let tags = tags_section(&root.section("tags")?, &mut warnings)?;
-        let log_level = root
-            .section("log")?
-            .string("level")?
-            .unwrap_or_else(|| "INFO".into())
-            .to_ascii_uppercase();
-        if !matches!(
-            log_level.as_str(),
-            "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL"
-        ) {
-            return Err(ConfigError::invalid(
-                "log.level",
-                format!("unknown level {log_level:?}"),
-            ));
-        }
+        let log_level = log_level(&root)?;
         if daemon {
             check_binaries(&postgresql)?;
             check_address("restapi.listen", &restapi.listen)?;
@@ -323,5 +132,64 @@ impl Config {
         self.ctl_authentication
             .as_ref()
             .or(self.restapi.authentication.as_ref())
+    }
+}
+
+/// The error for a daemon configuration without a DCS section, naming the top-level keys
+/// upstream does not know (a misspelt section is the usual cause).
+fn no_dcs_section(root: &Section) -> ConfigError {
+    let unknown: Vec<_> = root
+        .keys()
+        .into_iter()
+        .filter(|k| !schema::is_known_top_level(k))
+        .cloned()
+        .collect();
+    let hint = if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (unknown section{} {})",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.join(", ")
+        )
+    };
+    ConfigError::invalid(
+        "",
+        format!(
+            "no DCS section found: expected one of {}{hint}",
+            KNOWN_DCS.join(", ")
+        ),
+    )
+}
+
+/// `log.level`, upper-cased (default INFO).
+fn log_level(root: &Section) -> Result<String, ConfigError> {
+    let level = root
+        .section("log")?
+        .string("level")?
+        .unwrap_or_else(|| "INFO".into())
+        .to_ascii_uppercase();
+    match level.as_str() {
+        "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL" => Ok(level),
+        _ => Err(ConfigError::invalid(
+            "log.level",
+            format!("unknown level {level:?}"),
+        )),
+    }
+}
+
+/// One error naming every refused key, so that `--validate-config` lists them all at once.
+fn refuse(keys: &KeyReport) -> Result<(), ConfigError> {
+    match keys.refused.as_slice() {
+        [] => Ok(()),
+        [one] => Err(ConfigError::invalid("", one.clone())),
+        many => Err(ConfigError::invalid(
+            "",
+            format!(
+                "{} settings are not supported yet by patroni-rs:\n  {}",
+                many.len(),
+                many.join("\n  ")
+            ),
+        )),
     }
 }

@@ -10,15 +10,17 @@ mod dynamic;
 pub mod env;
 mod load;
 mod local;
+mod schema;
 mod sections;
+mod types;
 pub mod value;
 
 pub use dcs::{DcsSection, EtcdConfig, ExhibitorConfig, ZooKeeperConfig};
 pub use dynamic::DynamicConfig;
 pub use load::{load_tree, parse_yaml};
-pub use local::{
-    BootstrapConfig, Config, Credentials, PostgresqlConfig, RestApiConfig, Strictness, Tags,
-};
+pub use local::{Config, Strictness};
+pub use schema::{check_ctl, check_dynamic, check_local, KeyReport};
+pub use types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 
 /// What went wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,7 @@ pub enum ConfigError {
 
 /// The names of the DCS sections Patroni knows.
 pub fn local_dcs_names() -> &'static [&'static str] {
-    &local::KNOWN_DCS
+    &dcs::KNOWN_DCS
 }
 
 impl ConfigError {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::local::{BootstrapConfig, Credentials, PostgresqlConfig, Tags};
+use super::types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 use super::value::{describe, Section};
 use super::ConfigError;
 
@@ -17,6 +17,27 @@ pub(super) fn credentials(s: &Section) -> Result<Option<Credentials>, ConfigErro
         })),
         None => Ok(None),
     }
+}
+
+pub(super) fn restapi_section(s: &Section, daemon: bool) -> Result<RestApiConfig, ConfigError> {
+    let (listen, connect_address) = if daemon {
+        (
+            s.required_string("listen")?,
+            s.string("connect_address")?.ok_or_else(|| {
+                ConfigError::invalid("restapi.connect_address", "is required but missing")
+            })?,
+        )
+    } else {
+        (
+            s.string("listen")?.unwrap_or_default(),
+            s.string("connect_address")?.unwrap_or_default(),
+        )
+    };
+    Ok(RestApiConfig {
+        listen,
+        connect_address,
+        authentication: credentials(&s.section("authentication")?)?,
+    })
 }
 
 pub(super) fn check_address(key: &str, addr: &str) -> Result<(), ConfigError> {

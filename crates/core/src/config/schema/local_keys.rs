@@ -1,0 +1,358 @@
+//! Upstream Patroni 4.1's local configuration keys (the YAML file and `PATRONI_*` variables)
+//! and what patroni-rs does with each. docs/configuration-keys.md is the readable form of
+//! these tables; a test keeps the two in step.
+
+use super::dcs_keys::{CONSUL, ETCD, EXHIBITOR, KUBERNETES, RAFT, ZOOKEEPER};
+use super::dynamic_keys::DYNAMIC;
+use super::keys::{basebackup_only, bootstrap_method_off, no_commands, watchdog_off, Key, Off};
+
+const REST_TLS: &str = "TLS for the REST API is not built yet: it would serve plain HTTP";
+const CTL_TLS: &str =
+    "TLS to the REST API is not built yet: requests would go over plain HTTP without it";
+const PG_TLS: &str =
+    "connections to PostgreSQL would be made without it (sslmode=prefer, no client certificate)";
+const DYNAMIC_ONLY: &str =
+    "Patroni too takes it only from the dynamic configuration: set it under bootstrap.dcs.postgresql";
+const OLD_LAYOUT: &str =
+    "pre-1.0 layout, read by Patroni only without postgresql.authentication, which patroni-rs requires";
+
+/// Keys of the local configuration, relative to its root.
+pub static LOCAL: &[Key] = &[
+    Key::ok("name"),
+    Key::ok("scope"),
+    Key::ok("namespace"),
+    Key::warned(
+        "thread_pool_size",
+        Off::Never,
+        "patroni-rs sizes its own worker pool",
+    ),
+    Key::warned(
+        "thread_stack_size",
+        Off::Never,
+        "patroni-rs keeps its default thread stacks",
+    ),
+    // log
+    Key::section("log"),
+    Key::ok("log.level"),
+    Key::warned(
+        "log.type",
+        Off::Is(&["plain"]),
+        "log lines stay in Patroni's plain format",
+    ),
+    Key::warned(
+        "log.traceback_level",
+        Off::Is(&["ERROR"]),
+        "patroni-rs prints no Python tracebacks",
+    ),
+    Key::warned(
+        "log.format",
+        Off::Is(&["%(asctime)s %(levelname)s: %(message)s"]),
+        "log lines keep Patroni's default format",
+    ),
+    Key::warned(
+        "log.dateformat",
+        Off::Never,
+        "timestamps keep Patroni's default format",
+    ),
+    Key::warned(
+        "log.static_fields",
+        Off::Empty,
+        "log lines carry no extra fields",
+    ),
+    Key::warned(
+        "log.max_queue_size",
+        Off::Never,
+        "patroni-rs writes log lines without a queue",
+    ),
+    Key::warned("log.dir", Off::Never, "logs go to stderr, not to files"),
+    Key::part("log.file_num"),
+    Key::part("log.file_size"),
+    Key::part("log.mode"),
+    Key::warned(
+        "log.loggers",
+        Off::Empty,
+        "per-module log levels are not applied",
+    ),
+    Key::warned(
+        "log.deduplicate_heartbeat_logs",
+        Off::False,
+        "every heartbeat is logged",
+    ),
+    // ctl
+    Key::section("ctl"),
+    Key::section("ctl.authentication"),
+    Key::ok("ctl.authentication.username"),
+    Key::ok("ctl.authentication.password"),
+    Key::warned(
+        "ctl.auth",
+        Off::Never,
+        "requests to other members go without these credentials; use ctl.authentication",
+    ),
+    Key::refused_ctl("ctl.insecure", Off::False, CTL_TLS),
+    Key::refused_ctl("ctl.cacert", Off::Never, CTL_TLS),
+    Key::refused_ctl("ctl.certfile", Off::Never, CTL_TLS),
+    Key::refused_ctl("ctl.keyfile", Off::Never, CTL_TLS),
+    Key::refused_ctl("ctl.keyfile_password", Off::Never, CTL_TLS),
+    // restapi
+    Key::section("restapi"),
+    Key::ok("restapi.listen"),
+    Key::ok("restapi.connect_address"),
+    Key::section("restapi.authentication"),
+    Key::ok("restapi.authentication.username"),
+    Key::ok("restapi.authentication.password"),
+    Key::refused(
+        "restapi.auth",
+        Off::Never,
+        "the unsafe REST endpoints would accept requests without credentials; use restapi.authentication",
+    ),
+    Key::refused("restapi.certfile", Off::Never, REST_TLS),
+    Key::refused("restapi.keyfile", Off::Never, REST_TLS),
+    Key::refused("restapi.keyfile_password", Off::Never, REST_TLS),
+    Key::refused("restapi.cafile", Off::Never, REST_TLS),
+    Key::refused("restapi.ciphers", Off::Never, REST_TLS),
+    Key::refused(
+        "restapi.verify_client",
+        Off::Is(&["none"]),
+        "client certificates would not be checked",
+    ),
+    Key::refused(
+        "restapi.allowlist",
+        Off::Empty,
+        "the REST API would answer requests from any address",
+    ),
+    Key::refused(
+        "restapi.allowlist_include_members",
+        Off::False,
+        "the REST API would answer requests from any address",
+    ),
+    Key::warned(
+        "restapi.http_extra_headers",
+        Off::Empty,
+        "these headers are not added to REST responses",
+    ),
+    Key::part("restapi.https_extra_headers"),
+    Key::warned(
+        "restapi.request_queue_size",
+        Off::Never,
+        "patroni-rs does not bound its accept queue by it",
+    ),
+    Key::warned(
+        "restapi.server_tokens",
+        Off::Is(&["original"]),
+        "the Server header stays as it is",
+    ),
+    Key::warned(
+        "restapi.thread_pool_size",
+        Off::Never,
+        "patroni-rs does not limit concurrent REST requests by it",
+    ),
+    // bootstrap
+    Key::section("bootstrap"),
+    Key::ok("bootstrap.dcs").with_table(DYNAMIC),
+    Key::refused(
+        "bootstrap.method",
+        Off::Check(bootstrap_method_off, "remove it or set it to initdb"),
+        "the custom bootstrap command would not run: initdb would create an empty cluster instead",
+    ),
+    Key::ok("bootstrap.initdb"),
+    Key::ok("bootstrap.pg_hba"),
+    Key::ok("bootstrap.post_bootstrap"),
+    Key::ok("bootstrap.post_init"),
+    Key::ignored(
+        "bootstrap.users",
+        "removed in Patroni 4.0, which ignores it too; create users in bootstrap.post_bootstrap",
+    ),
+    // postgresql
+    Key::section("postgresql"),
+    Key::ok("postgresql.listen"),
+    Key::ok("postgresql.connect_address"),
+    Key::ok("postgresql.data_dir"),
+    Key::ok("postgresql.config_dir"),
+    Key::ok("postgresql.bin_dir"),
+    Key::section("postgresql.bin_name"),
+    Key::ok("postgresql.bin_name.pg_ctl"),
+    Key::ok("postgresql.bin_name.initdb"),
+    Key::ok("postgresql.bin_name.pg_controldata"),
+    Key::ok("postgresql.bin_name.pg_basebackup"),
+    Key::ok("postgresql.bin_name.postgres"),
+    Key::ok("postgresql.bin_name.pg_rewind"),
+    Key::warned(
+        "postgresql.bin_name.pg_isready",
+        Off::Never,
+        "patroni-rs does not run pg_isready",
+    ),
+    Key::ok("postgresql.pgpass"),
+    Key::ok("postgresql.database"),
+    Key::ok("postgresql.parameters"),
+    Key::ok("postgresql.pg_hba"),
+    Key::ok("postgresql.pg_ctl_timeout"),
+    Key::ok("postgresql.use_pg_rewind"),
+    Key::ok("postgresql.remove_data_directory_on_rewind_failure"),
+    Key::ok("postgresql.remove_data_directory_on_diverged_timelines"),
+    Key::ok("postgresql.basebackup"),
+    Key::section("postgresql.authentication"),
+    Key::section("postgresql.authentication.superuser"),
+    Key::section("postgresql.authentication.replication"),
+    Key::section("postgresql.authentication.rewind"),
+    Key::ok("postgresql.authentication.*.username"),
+    Key::ok("postgresql.authentication.*.password"),
+    Key::refused("postgresql.authentication.*.sslmode", Off::Is(&["prefer"]), PG_TLS),
+    Key::refused("postgresql.authentication.*.sslkey", Off::Never, PG_TLS),
+    Key::refused("postgresql.authentication.*.sslpassword", Off::Never, PG_TLS),
+    Key::refused("postgresql.authentication.*.sslcert", Off::Never, PG_TLS),
+    Key::refused("postgresql.authentication.*.sslrootcert", Off::Never, PG_TLS),
+    Key::refused("postgresql.authentication.*.sslcrl", Off::Never, PG_TLS),
+    Key::refused("postgresql.authentication.*.sslcrldir", Off::Never, PG_TLS),
+    Key::refused(
+        "postgresql.authentication.*.gssencmode",
+        Off::Is(&["prefer"]),
+        "connections to PostgreSQL would use gssencmode=prefer",
+    ),
+    Key::refused(
+        "postgresql.authentication.*.channel_binding",
+        Off::Is(&["prefer"]),
+        "connections to PostgreSQL would use channel_binding=prefer",
+    ),
+    Key::refused(
+        "postgresql.authentication.*.sslnegotiation",
+        Off::Is(&["postgres"]),
+        "connections to PostgreSQL would negotiate TLS the usual way",
+    ),
+    Key::refused(
+        "postgresql.callbacks",
+        Off::Check(no_commands, "remove it or leave it empty"),
+        "the scripts would not run on start, stop, restart, reload or role change",
+    )
+    .with_children(),
+    Key::part("postgresql.callbacks.on_start"),
+    Key::part("postgresql.callbacks.on_stop"),
+    Key::part("postgresql.callbacks.on_restart"),
+    Key::part("postgresql.callbacks.on_reload"),
+    Key::part("postgresql.callbacks.on_role_change"),
+    Key::refused(
+        "postgresql.pre_promote",
+        Off::Never,
+        "the fencing script would not run before a promotion",
+    ),
+    Key::refused(
+        "postgresql.before_stop",
+        Off::Never,
+        "the script would not run before PostgreSQL stops",
+    ),
+    Key::refused(
+        "postgresql.create_replica_methods",
+        Off::Check(basebackup_only, "remove it or list basebackup alone"),
+        "replicas would be cloned with pg_basebackup instead of the listed methods",
+    ),
+    Key::refused(
+        "postgresql.create_replica_method",
+        Off::Check(basebackup_only, "remove it or list basebackup alone"),
+        "replicas would be cloned with pg_basebackup instead of the listed methods",
+    ),
+    Key::refused(
+        "postgresql.recovery_conf",
+        Off::Empty,
+        "replicas would not get these recovery settings: patroni-rs reads recovery_conf only from the dynamic configuration (bootstrap.dcs.postgresql.recovery_conf)",
+    ),
+    Key::refused(
+        "postgresql.custom_conf",
+        Off::Never,
+        "PostgreSQL would run without that file's settings",
+    ),
+    Key::refused(
+        "postgresql.pg_ident",
+        Off::Empty,
+        "pg_ident.conf would stay empty, refusing connections that rely on its maps",
+    ),
+    Key::warned(
+        "postgresql.use_unix_socket",
+        Off::False,
+        "patroni-rs connects to PostgreSQL over TCP",
+    ),
+    Key::warned(
+        "postgresql.use_unix_socket_repl",
+        Off::False,
+        "patroni-rs connects to PostgreSQL over TCP",
+    ),
+    Key::warned(
+        "postgresql.proxy_address",
+        Off::Never,
+        "proxy_url is not published in the member key",
+    ),
+    Key::warned(
+        "postgresql.krbsrvname",
+        Off::Never,
+        "it is not added to connection strings",
+    ),
+    Key::warned(
+        "postgresql.config_base_name",
+        Off::Is(&["postgresql"]),
+        "the managed file keeps the name postgresql.conf",
+    ),
+    Key::ignored("postgresql.use_slots", DYNAMIC_ONLY),
+    Key::ignored("postgresql.name", OLD_LAYOUT),
+    Key::ignored("postgresql.superuser", OLD_LAYOUT),
+    Key::ignored("postgresql.replication", OLD_LAYOUT),
+    Key::ignored("postgresql.pg_rewind", OLD_LAYOUT),
+    // tags: custom tags are free-form
+    Key::section("tags").with_free_children(),
+    Key::ok("tags.nofailover"),
+    Key::ok("tags.failover_priority"),
+    Key::ok("tags.noloadbalance"),
+    Key::ok("tags.clonefrom"),
+    Key::ok("tags.nosync"),
+    Key::ok("tags.sync_priority"),
+    Key::refused(
+        "tags.nostream",
+        Off::False,
+        "the replica would stream from its upstream instead of replaying archived WAL only",
+    ),
+    Key::refused(
+        "tags.replicatefrom",
+        Off::Never,
+        "the replica would stream from the leader instead of the named member",
+    ),
+    // watchdog
+    Key::refused(
+        "watchdog",
+        Off::Check(watchdog_off, "remove it or set mode: off"),
+        "no watchdog would reset the machine if patroni-rs hung while holding the leader key",
+    )
+    .with_children(),
+    Key::part("watchdog.mode"),
+    Key::part("watchdog.device"),
+    Key::part("watchdog.safety_margin"),
+    Key::part("watchdog.driver"),
+    // citus
+    Key::refused(
+        "citus",
+        Off::Empty,
+        "Citus workers would not be registered on the coordinator",
+    )
+    .with_children(),
+    Key::part("citus.group"),
+    Key::part("citus.database"),
+    // DCS sections (only the one in use is checked)
+    Key::ok("etcd").with_table(ETCD),
+    Key::ok("etcd3").with_table(ETCD),
+    Key::ok("zookeeper").with_table(ZOOKEEPER),
+    Key::ok("exhibitor").with_table(EXHIBITOR),
+    Key::refused(
+        "consul",
+        Off::Never,
+        "the Consul backend is not built yet: no DCS could be reached",
+    )
+    .with_table(CONSUL),
+    Key::refused(
+        "kubernetes",
+        Off::Never,
+        "the Kubernetes backend is not built yet: no DCS could be reached",
+    )
+    .with_table(KUBERNETES),
+    Key::refused(
+        "raft",
+        Off::Never,
+        "the Raft backend is not built yet: no DCS could be reached",
+    )
+    .with_table(RAFT),
+];
