@@ -1,6 +1,7 @@
 //! `patronictl`: reads a Patroni cluster from the DCS and manages it (patronictl.md).
 
 mod config_cmd;
+mod confirm;
 mod context;
 mod diff;
 mod dsn;
