@@ -3,7 +3,7 @@
 use anyhow::bail;
 
 use crate::context::Context;
-use crate::restart::{select, Role};
+use crate::select::{self, Role};
 
 /// Arguments of `dsn`.
 #[derive(clap::Args)]
@@ -23,22 +23,9 @@ pub struct DsnArgs {
 
 /// `dsn`.
 pub async fn run(ctx: &Context, args: DsnArgs) -> anyhow::Result<()> {
-    if args.role.is_some() && args.member.is_some() {
-        bail!("--role and --member are mutually exclusive options");
-    }
-    let scope = args
-        .cluster_name
-        .unwrap_or_else(|| ctx.config.scope.clone());
-    let cluster = ctx.dcs(&scope).await?.get_cluster().await?;
-    let names = match &args.member {
-        Some(m) => select(&cluster, Role::Any, std::slice::from_ref(m)),
-        None => select(&cluster, args.role.unwrap_or(Role::Leader), &[]),
-    };
-    let Some((host, port)) = names
-        .first()
-        .and_then(|n| cluster.member(n))
-        .and_then(|m| m.host_port())
-    else {
+    let (_, _, cluster) = ctx.read_cluster(args.cluster_name.as_deref()).await?;
+    let member = select::first(&cluster, args.role, args.member.as_deref())?;
+    let Some((host, port)) = member.and_then(|m| m.host_port()) else {
         bail!("Can not find a suitable member")
     };
     println!("host={host} port={port}");

@@ -4,19 +4,15 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use patroni_core::cluster::Cluster;
+use patroni_core::dcs::Dcs;
 
 use crate::context::Context;
-use crate::prompt;
-use crate::restart::{select_some, Role};
-
-/// What `flush` removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FlushTarget {
-    /// Scheduled restarts.
-    Restart,
-    /// A scheduled switchover.
-    Switchover,
-}
+use crate::post::{self, Request};
+use crate::prompt::Terminal;
+use crate::restart::has_scheduled_restart;
+use crate::select::{self, Filter, Role};
+use crate::{confirm, when};
 
 /// Arguments of `flush`.
 #[derive(clap::Args)]
@@ -42,83 +38,91 @@ pub async fn run(ctx: &Context, args: FlushArgs) -> anyhow::Result<()> {
     let Some((target, members)) = args.rest.split_last() else {
         bail!("missing restart|switchover")
     };
-    let target = match target.as_str() {
-        "restart" => FlushTarget::Restart,
-        "switchover" => FlushTarget::Switchover,
-        other => bail!("Invalid value for '{{restart|switchover}}': '{other}' is not one of 'restart', 'switchover'."),
-    };
+    if target != "restart" && target != "switchover" {
+        bail!("Invalid value for '{{restart|switchover}}': '{target}' is not one of 'restart', 'switchover'.");
+    }
     let dcs = ctx.dcs(&args.cluster_name).await?;
     let cluster = dcs.get_cluster().await?;
-    let auth = ctx.rest_auth();
-    match target {
-        FlushTarget::Restart => {
-            let names = select_some(&cluster, args.role, members)?;
-            if !args.force
-                && !prompt::confirm(&format!(
-                    "Are you sure you want to flush scheduled restart of members {}?",
-                    names.join(", ")
-                ))?
-            {
-                bail!("Aborted flush");
-            }
-            for name in names {
-                let Some(m) = cluster.member(&name) else {
-                    continue;
-                };
-                if m.data.get("scheduled_restart").is_none() {
-                    println!("No scheduled restart for member {name}");
-                    continue;
-                }
-                let url = m.endpoint("/restart").unwrap_or_default();
-                match patroni_rest_client::call("DELETE", &url, None, Duration::from_secs(10), auth.as_deref()).await {
-                    Ok((200, _)) => println!("Success: flush scheduled restart for member {name}"),
-                    Ok((code, text)) => println!("Failed: flush scheduled restart for member {name}, status code={code}, ({text})"),
-                    Err(e) => println!("Failed: flush scheduled restart for member {name}, ({e})"),
-                }
-            }
+    if target == "restart" {
+        restarts(ctx, &args, &cluster, members).await
+    } else {
+        switchover(ctx, &args.cluster_name, dcs.as_ref(), &cluster).await
+    }
+}
+
+/// `DELETE /restart` on each chosen member that has a restart scheduled.
+async fn restarts(
+    ctx: &Context,
+    args: &FlushArgs,
+    cluster: &Cluster,
+    names: &[String],
+) -> anyhow::Result<()> {
+    let ask = Terminal::stdin();
+    let filter = Filter::new(names, args.role, "flush", args.force);
+    let members = select::members_listed(cluster, &args.cluster_name, &filter, &ask)?;
+    confirm::members(&ask, args.force, "flush", &members, None, false)?;
+    let request = Request {
+        method: "DELETE",
+        path: "/restart",
+        body: None,
+        timeout: Duration::from_secs(10),
+    };
+    for m in members {
+        if !has_scheduled_restart(m) {
+            println!("No scheduled restart for member {}", m.name);
+            continue;
         }
-        FlushTarget::Switchover => {
-            let Some(failover) = cluster
-                .failover
-                .as_ref()
-                .filter(|f| f.scheduled_at.is_some())
-            else {
-                println!("No pending scheduled switchover");
-                return Ok(());
-            };
-            let members = cluster.members_leader_first();
-            for m in members {
-                let url = m.endpoint("/switchover").unwrap_or_default();
-                match patroni_rest_client::call(
-                    "DELETE",
-                    &url,
-                    None,
-                    Duration::from_secs(10),
-                    auth.as_deref(),
-                )
-                .await
-                {
-                    Ok((200, _)) => {
-                        println!("Success: scheduled switchover deleted");
-                        return Ok(());
-                    }
-                    Ok((404, _)) => {
-                        println!("Failed: no switchover is scheduled");
-                        return Ok(());
-                    }
-                    Ok((code, text)) => {
-                        println!("Failed: member={}, status_code={code}, ({text})", m.name)
-                    }
-                    Err(_) => continue,
-                }
-            }
-            println!(
-                "{} Could not find any accessible member of cluster {}",
-                chrono::Local::now().format("%Y-%m-%d %H:%M:%S"),
-                args.cluster_name
-            );
-            dcs.set_failover_value("{}", Some(failover.version)).await?;
+        let reply = post::send(ctx, m, &request).await;
+        if let (_, Some(line)) = post::check("flush scheduled restart", &m.name, &reply, false) {
+            println!("{line}");
         }
+    }
+    Ok(())
+}
+
+/// `DELETE /switchover` through the leader (else any member); when none answers, the
+/// failover key is cleared in the DCS, conditional on the version that was read.
+async fn switchover(
+    ctx: &Context,
+    cluster_name: &str,
+    dcs: &dyn Dcs,
+    cluster: &Cluster,
+) -> anyhow::Result<()> {
+    let Some(failover) = cluster
+        .failover
+        .as_ref()
+        .filter(|f| f.scheduled_at.is_some())
+    else {
+        println!("No pending scheduled switchover");
+        return Ok(());
+    };
+    let request = Request {
+        method: "DELETE",
+        path: "/switchover",
+        body: None,
+        timeout: Duration::from_secs(10),
+    };
+    let answered = post::leader_first(ctx, cluster, &request, |m, code, body| match code {
+        200 => {
+            println!("Success: {body}");
+            true
+        }
+        404 => {
+            println!("Failed: {body}");
+            true
+        }
+        _ => {
+            println!("Failed: member={}, status_code={code}, ({body})", m.name);
+            false
+        }
+    })
+    .await;
+    if !answered {
+        println!(
+            "{} Could not find any accessible member of cluster {cluster_name}",
+            when::timestamp(5)
+        );
+        dcs.set_failover_value("{}", Some(failover.version)).await?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `patronictl`: reads a Patroni cluster from the DCS and manages it (patronictl.md).
+//! `patronictl`: reads a Patroni cluster from the DCS and manages it through the members'
+//! REST APIs, with upstream Patroni 4.1's commands, options and texts.
 
 mod config_cmd;
 mod confirm;
@@ -10,14 +11,17 @@ mod history;
 mod list;
 mod output;
 mod pause;
+mod post;
 mod prompt;
 mod query;
 mod reinit;
 mod reload;
 mod remove;
 mod restart;
+mod select;
 mod switchover;
 mod version;
+mod when;
 mod yaml;
 
 use std::path::PathBuf;
