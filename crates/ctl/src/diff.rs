@@ -1,4 +1,4 @@
-//! The edit-config diff (patronictl.md §3.8): plain unified diff when the output is not a
+//! The edit-config diff: plain unified diff when the output is not a
 //! terminal; on a terminal, coloured as upstream's ydiff colours it and shown through the
 //! pager (`$PAGER`, else `less`, else `more`), so a long diff can be read before confirming.
 

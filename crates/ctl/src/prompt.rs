@@ -134,13 +134,3 @@ mod tests {
         );
     }
 }
-
-/// [`Terminal::input`] on standard input (until every command asks through [`Ask`]).
-pub fn input(question: &str, default: &str, option: &str) -> anyhow::Result<String> {
-    Terminal::stdin().input(question, default, option)
-}
-
-/// [`Terminal::confirm`] on standard input (until every command asks through [`Ask`]).
-pub fn confirm(question: &str) -> anyhow::Result<bool> {
-    Terminal::stdin().confirm(question)
-}
