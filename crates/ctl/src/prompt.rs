@@ -16,6 +16,23 @@ pub trait Ask {
     fn confirm(&self, question: &str) -> anyhow::Result<bool>;
 }
 
+/// `value` when it was given on the command line; else, unless `force`, the answer to
+/// `question` (`None` with `force`: the command's default applies).
+pub fn given_or_asked(
+    ask: &dyn Ask,
+    value: Option<String>,
+    force: bool,
+    question: &str,
+    default: &str,
+    option: &str,
+) -> anyhow::Result<Option<String>> {
+    match (value, force) {
+        (Some(v), _) => Ok(Some(v)),
+        (None, true) => Ok(None),
+        (None, false) => ask.input(question, default, option).map(Some),
+    }
+}
+
 /// The user at the terminal on standard input, if there is one.
 pub struct Terminal {
     interactive: bool,
@@ -132,5 +149,30 @@ mod tests {
             e.map_err(|e| e.to_string()).unwrap_err(),
             "Candidate ['pg1']: no terminal to ask on; pass --candidate"
         );
+    }
+
+    #[test]
+    fn given_values_and_force_ask_nothing() {
+        let ask = script::Script::new(&["", "2026-11-23T20:55"]);
+        let asked = |value: Option<&str>, force| {
+            given_or_asked(
+                &ask,
+                value.map(str::to_string),
+                force,
+                "When?",
+                "now",
+                "--scheduled",
+            )
+            .expect("answered")
+        };
+        assert_eq!(asked(Some("now"), false), Some("now".into()));
+        assert_eq!(asked(None, true), None);
+        assert!(ask.asked.borrow().is_empty());
+        assert_eq!(
+            asked(None, false),
+            Some("now".into()),
+            "Enter takes the default"
+        );
+        assert_eq!(asked(None, false), Some("2026-11-23T20:55".into()));
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{is_paused, Context};
 use crate::post::{self, Reply, Request};
-use crate::prompt::{Ask, Terminal};
+use crate::prompt::{self, Terminal};
 use crate::select::{self, Filter, Role};
 use crate::{confirm, when};
 
@@ -56,31 +56,15 @@ pub fn has_scheduled_restart(member: &Member) -> bool {
         .is_some_and(|s| !s.is_null())
 }
 
-/// `value`, else (unless `force`) the answer to `question`.
-fn given_or_asked(
-    ask: &dyn Ask,
-    value: &Option<String>,
-    force: bool,
-    question: &str,
-    default: &str,
-    option: &str,
-) -> anyhow::Result<Option<String>> {
-    match (value, force) {
-        (Some(v), _) => Ok(Some(v.clone())),
-        (None, true) => Ok(None),
-        (None, false) => ask.input(question, default, option).map(Some),
-    }
-}
-
 /// `restart`.
 pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
     let cluster = ctx.dcs(&args.cluster_name).await?.get_cluster().await?;
     let ask = Terminal::stdin();
     let filter = Filter::new(&args.members, args.role, "restart", args.force);
     let mut members = select::members_listed(&cluster, &args.cluster_name, &filter, &ask)?;
-    let scheduled = given_or_asked(
+    let scheduled = prompt::given_or_asked(
         &ask,
-        &args.scheduled,
+        args.scheduled.clone(),
         args.force,
         &format!(
             "When should the restart take place (e.g. {}) ",
@@ -109,9 +93,9 @@ pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
         scheduled_at.as_ref().map(when::python_str).as_deref(),
         args.pending,
     )?;
-    let version = given_or_asked(
+    let version = prompt::given_or_asked(
         &ask,
-        &args.pg_version,
+        args.pg_version.clone(),
         args.force,
         "Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ",
         "",

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{is_paused, is_standby_cluster, is_synchronous_mode, Context};
 use crate::post::{self, Request};
-use crate::prompt::{Ask, Terminal};
+use crate::prompt::{self, Ask, Terminal};
 use crate::{confirm, list, when};
 
 /// Arguments of `switchover`.
@@ -111,22 +111,6 @@ fn candidates(cluster: &Cluster, leader: Option<&str>) -> Vec<String> {
     names
 }
 
-/// `value`, else (unless `force`) the answer to `question`.
-fn given_or_asked(
-    ask: &dyn Ask,
-    value: Option<String>,
-    force: bool,
-    question: &str,
-    default: &str,
-    option: &str,
-) -> anyhow::Result<Option<String>> {
-    match (value, force) {
-        (Some(v), _) => Ok(Some(v)),
-        (None, true) => Ok(None),
-        (None, false) => ask.input(question, default, option).map(Some),
-    }
-}
-
 /// `switchover`.
 pub async fn switchover(ctx: &Context, args: SwitchoverArgs) -> anyhow::Result<()> {
     let (scope, dcs, cluster) = ctx.read_cluster(args.cluster_name.as_deref()).await?;
@@ -142,7 +126,7 @@ pub async fn switchover(ctx: &Context, args: SwitchoverArgs) -> anyhow::Result<(
     } else {
         "Primary"
     };
-    let leader = given_or_asked(&ask, args.leader, force, title, current, "--leader")?
+    let leader = prompt::given_or_asked(&ask, args.leader, force, title, current, "--leader")?
         .unwrap_or_else(|| current.to_string());
     if leader != current {
         bail!("Member {leader} is not the leader of cluster {scope}");
@@ -152,14 +136,16 @@ pub async fn switchover(ctx: &Context, args: SwitchoverArgs) -> anyhow::Result<(
         bail!("No candidates found to switchover to");
     }
     let question = format!("Candidate {}", python_list(&names));
-    let candidate = given_or_asked(&ask, args.candidate, force, &question, "", "--candidate")?
-        .filter(|c| !c.is_empty());
+    let candidate =
+        prompt::given_or_asked(&ask, args.candidate, force, &question, "", "--candidate")?
+            .filter(|c| !c.is_empty());
     check_candidate(&scope, Some(current), candidate.as_deref(), &names)?;
     let question = format!(
         "When should the switchover take place (e.g. {} ) ",
         when::next_hour()
     );
-    let scheduled = given_or_asked(&ask, args.scheduled, force, &question, "now", "--scheduled")?;
+    let scheduled =
+        prompt::given_or_asked(&ask, args.scheduled, force, &question, "now", "--scheduled")?;
     let scheduled_at = when::parse_scheduled(scheduled.as_deref())?
         .map(|at| patroni_core::schedule::isoformat(&at));
     if scheduled_at.is_some() && is_paused(&cluster) {
