@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use chrono::{DateTime, FixedOffset};
 use patroni_core::cluster::Member;
 use rand::seq::IndexedRandom;
 use serde_json::{json, Map, Value};
@@ -101,18 +102,34 @@ pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
         "",
         "--pg-version",
     )?;
+    if let Some(v) = version.as_deref().filter(|v| !v.is_empty()) {
+        check_version(v)?;
+    }
+    if scheduled_at.is_some() && is_paused(&cluster) {
+        bail!("Can't schedule restart in the paused state");
+    }
+    let body = body(&args, version, scheduled_at.as_ref());
+    // Replicas first, the leader last.
+    let leader = cluster.leader_name();
+    members.sort_by_key(|m| Some(m.name.as_str()) == leader);
+    restart_each(ctx, &members, &body, scheduled_at.is_some() && args.force).await;
+    Ok(())
+}
+
+/// The `POST /restart` body, its keys in upstream's order.
+fn body(
+    args: &RestartArgs,
+    version: Option<String>,
+    scheduled_at: Option<&DateTime<FixedOffset>>,
+) -> String {
     let mut body = Map::new();
     if args.pending {
         body.insert("restart_pending".into(), json!(true));
     }
     if let Some(v) = version.filter(|v| !v.is_empty()) {
-        check_version(&v)?;
         body.insert("postgres_version".into(), json!(v));
     }
-    if let Some(at) = &scheduled_at {
-        if is_paused(&cluster) {
-            bail!("Can't schedule restart in the paused state");
-        }
+    if let Some(at) = scheduled_at {
         body.insert(
             "schedule".into(),
             json!(patroni_core::schedule::isoformat(at)),
@@ -121,10 +138,12 @@ pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
     if let Some(t) = &args.timeout {
         body.insert("timeout".into(), json!(t));
     }
-    let body = Value::Object(body).to_string();
-    // Replicas first, the leader last.
-    let leader = cluster.leader_name();
-    members.sort_by_key(|m| Some(m.name.as_str()) == leader);
+    Value::Object(body).to_string()
+}
+
+/// `POST /restart` to each member in turn, with `replace` (a forced schedule) first deleting
+/// a restart the member already has scheduled instead of failing on it.
+async fn restart_each(ctx: &Context, members: &[&Member], body: &str, replace: bool) {
     let flush = Request {
         method: "DELETE",
         path: "/restart",
@@ -134,12 +153,11 @@ pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
     let restart = Request {
         method: "POST",
         path: "/restart",
-        body: Some(&body),
+        body: Some(body),
         timeout: Duration::from_secs(300),
     };
     for m in members {
-        // --force replaces a restart already scheduled instead of failing on it.
-        if scheduled_at.is_some() && args.force && has_scheduled_restart(m) {
+        if replace && has_scheduled_restart(m) {
             let reply = post::send(ctx, m, &flush).await;
             if let (_, Some(line)) = post::check("flush scheduled restart", &m.name, &reply, true) {
                 println!("{line}");
@@ -147,7 +165,6 @@ pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
         }
         println!("{}", line(&m.name, &post::send(ctx, m, &restart).await));
     }
-    Ok(())
 }
 
 /// What `member`'s answer to `POST /restart` is reported as.
