@@ -150,6 +150,7 @@ fn edit_in_editor(scope: &str, text: &str) -> anyhow::Result<String> {
         .arg(&path)
         .status();
     let edited = std::fs::read_to_string(&path);
+    // A temporary file left behind is harmless; the edit's outcome is what matters.
     let _ = std::fs::remove_file(&path);
     match status {
         Ok(s) if s.success() => Ok(edited?),

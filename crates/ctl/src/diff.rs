@@ -62,6 +62,7 @@ fn page(text: &str) -> bool {
         .spawn();
     let Ok(mut child) = child else { return false };
     if let Some(mut stdin) = child.stdin.take() {
+        // The pager may be quit before it has read everything (a broken pipe): not an error.
         let _ = stdin.write_all(text.as_bytes());
     }
     child.wait().is_ok_and(|s| s.success())
