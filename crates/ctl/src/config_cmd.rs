@@ -1,4 +1,4 @@
-//! `patronictl show-config` and `edit-config` (patronictl.md §3.9–3.10): the dynamic
+//! `patronictl show-config` and `edit-config`: the dynamic
 //! configuration is read from and written to the DCS `/config` key directly, the write
 //! conditional on the version that was read.
 
@@ -10,7 +10,8 @@ use patroni_core::config::value::deep_merge;
 use serde_json::{Map, Value};
 
 use crate::context::Context;
-use crate::{prompt, yaml};
+use crate::prompt::Terminal;
+use crate::{confirm, yaml};
 
 /// Arguments of `show-config`.
 #[derive(clap::Args)]
@@ -149,6 +150,7 @@ fn edit_in_editor(scope: &str, text: &str) -> anyhow::Result<String> {
         .arg(&path)
         .status();
     let edited = std::fs::read_to_string(&path);
+    // A temporary file left behind is harmless; the edit's outcome is what matters.
     let _ = std::fs::remove_file(&path);
     match status {
         Ok(s) if s.success() => Ok(edited?),
@@ -202,7 +204,7 @@ pub async fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
     if from_stdin && !args.force {
         bail!("Use --force option to apply changes");
     }
-    if !args.force && !prompt::confirm("Apply these changes?")? {
+    if !confirm::proceed(&Terminal::stdin(), args.force, "Apply these changes?")? {
         return Ok(());
     }
     let text = serde_json::to_string(&after)?;

@@ -141,3 +141,53 @@ pub fn loop_wait(cluster: &patroni_core::cluster::Cluster) -> u64 {
         .and_then(Value::as_u64)
         .unwrap_or(10)
 }
+
+/// Whether the dynamic configuration switches `key` on (`pause`, `synchronous_mode`).
+fn config_flag(cluster: &patroni_core::cluster::Cluster, key: &str) -> bool {
+    cluster
+        .config_data()
+        .and_then(|c| c.get(key))
+        .and_then(config::value::as_bool)
+        == Some(true)
+}
+
+/// Whether the cluster is in maintenance mode.
+pub fn is_paused(cluster: &patroni_core::cluster::Cluster) -> bool {
+    config_flag(cluster, "pause")
+}
+
+/// Whether the dynamic configuration makes this a standby cluster (a `standby_cluster`
+/// section with a host, port or restore_command).
+pub fn is_standby_cluster(cluster: &patroni_core::cluster::Cluster) -> bool {
+    cluster
+        .config_data()
+        .and_then(|c| c.get("standby_cluster"))
+        .and_then(Value::as_object)
+        .is_some_and(|s| {
+            ["host", "port", "restore_command"]
+                .iter()
+                .any(|k| s.get(*k).is_some_and(truthy))
+        })
+}
+
+/// Whether synchronous replication (`on` or `quorum`) is asked for; never in a standby cluster.
+pub fn is_synchronous_mode(cluster: &patroni_core::cluster::Cluster) -> bool {
+    let quorum = cluster
+        .config_data()
+        .and_then(|c| c.get("synchronous_mode"))
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.eq_ignore_ascii_case("quorum"));
+    (config_flag(cluster, "synchronous_mode") || quorum) && !is_standby_cluster(cluster)
+}
+
+/// Python's truth of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}

@@ -1,4 +1,4 @@
-//! The edit-config diff (patronictl.md §3.8): plain unified diff when the output is not a
+//! The edit-config diff: plain unified diff when the output is not a
 //! terminal; on a terminal, coloured as upstream's ydiff colours it and shown through the
 //! pager (`$PAGER`, else `less`, else `more`), so a long diff can be read before confirming.
 
@@ -62,6 +62,7 @@ fn page(text: &str) -> bool {
         .spawn();
     let Ok(mut child) = child else { return false };
     if let Some(mut stdin) = child.stdin.take() {
+        // The pager may be quit before it has read everything (a broken pipe): not an error.
         let _ = stdin.write_all(text.as_bytes());
     }
     child.wait().is_ok_and(|s| s.success())

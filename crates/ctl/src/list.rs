@@ -1,4 +1,5 @@
-//! `patronictl list` and `topology` (patronictl.md §3.1–3.2, changes-4x.md §10.2).
+//! `patronictl list` and `topology`: the members of a cluster as upstream 4.1 shows them, in
+//! every output format, optionally refreshed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -65,6 +66,21 @@ impl TopologyArgs {
             ..Default::default()
         }
     }
+}
+
+impl ListArgs {
+    /// The listing in `format`, nothing else asked for (`remove -f`).
+    pub fn in_format(format: Format) -> ListArgs {
+        ListArgs {
+            format,
+            ..Default::default()
+        }
+    }
+}
+
+/// The pretty listing commands print before they act on a cluster.
+pub fn listing(scope: &str, cluster: &Cluster) -> String {
+    render(scope, cluster, &ListArgs::default())
 }
 
 /// Runs `list`.

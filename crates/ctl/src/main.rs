@@ -1,18 +1,27 @@
-//! `patronictl`: reads a Patroni cluster from the DCS and manages it (patronictl.md).
+//! `patronictl`: reads a Patroni cluster from the DCS and manages it through the members'
+//! REST APIs, with upstream Patroni 4.1's commands, options and texts.
 
 mod config_cmd;
+mod confirm;
 mod context;
 mod diff;
+mod dsn;
+mod flush;
+mod history;
 mod list;
 mod output;
 mod pause;
+mod post;
 mod prompt;
 mod query;
 mod reinit;
 mod reload;
+mod remove;
 mod restart;
-mod small;
+mod select;
 mod switchover;
+mod version;
+mod when;
 mod yaml;
 
 use std::path::PathBuf;
@@ -61,17 +70,17 @@ enum Command {
     /// Edit cluster configuration.
     EditConfig(config_cmd::EditArgs),
     /// Show the history of failovers/switchovers.
-    History(small::HistoryArgs),
+    History(history::HistoryArgs),
     /// Generate a dsn for the provided member, defaults to a dsn of the leader.
-    Dsn(small::DsnArgs),
+    Dsn(dsn::DsnArgs),
     /// Discard scheduled events.
-    Flush(small::FlushArgs),
+    Flush(flush::FlushArgs),
     /// Query a Patroni PostgreSQL member.
     Query(query::QueryArgs),
     /// Remove cluster from DCS.
-    Remove(small::RemoveArgs),
+    Remove(remove::RemoveArgs),
     /// Output version of patronictl command or a running Patroni instance.
-    Version(small::VersionArgs),
+    Version(version::VersionArgs),
 }
 
 fn main() {
@@ -97,12 +106,12 @@ fn main() {
             Command::Resume(args) => pause::run(&ctx, args, false).await,
             Command::ShowConfig(args) => config_cmd::show(&ctx, args).await,
             Command::EditConfig(args) => config_cmd::edit(&ctx, args).await,
-            Command::History(args) => small::history(&ctx, args).await,
-            Command::Dsn(args) => small::dsn(&ctx, args).await,
-            Command::Flush(args) => small::flush(&ctx, args).await,
+            Command::History(args) => history::run(&ctx, args).await,
+            Command::Dsn(args) => dsn::run(&ctx, args).await,
+            Command::Flush(args) => flush::run(&ctx, args).await,
             Command::Query(args) => query::run(&ctx, args).await,
-            Command::Remove(args) => small::remove(&ctx, args).await,
-            Command::Version(args) => small::version(&ctx, args).await,
+            Command::Remove(args) => remove::run(&ctx, args).await,
+            Command::Version(args) => version::run(&ctx, args).await,
         }
     });
     if let Err(e) = result {

@@ -1,15 +1,16 @@
-//! `patronictl reinit` (patronictl.md §3.7): re-clone replicas from the leader through
-//! `POST /reinitialize`, optionally waiting until they are done.
+//! `patronictl reinit`: re-clone replicas from the leader through `POST /reinitialize`,
+//! optionally waiting until they are done.
 
 use std::time::Duration;
 
-use anyhow::bail;
+use patroni_core::cluster::Member;
 use serde_json::json;
 
+use crate::confirm;
 use crate::context::Context;
-use crate::list::{self, ListArgs};
-use crate::prompt;
-use crate::restart::{select, Role};
+use crate::post::{self, Request};
+use crate::prompt::{Ask, Terminal};
+use crate::select::{self, Filter, Role};
 
 /// Arguments of `reinit`.
 #[derive(clap::Args)]
@@ -34,98 +35,92 @@ pub struct ReinitArgs {
 
 /// `reinit`.
 pub async fn run(ctx: &Context, args: ReinitArgs) -> anyhow::Result<()> {
-    let dcs = ctx.dcs(&args.cluster_name).await?;
-    let cluster = dcs.get_cluster().await?;
-    print!(
-        "{}",
-        list::render(&args.cluster_name, &cluster, &ListArgs::default())
-    );
-    let replicas = select(&cluster, Role::Replica, &[]);
-    let mut members = args.members.clone();
-    if members.is_empty() {
-        let names = format!("[{}]", replicas.join(", "));
-        let chosen = prompt::input(
-            &format!("Which member do you want to reinitialize {names}?"),
-            "",
-            "the member names",
-        )?;
-        if !replicas.contains(&chosen) {
-            bail!("{chosen} is not a member of cluster");
-        }
-        members.push(chosen);
-    }
-    members.retain(|m| replicas.contains(m));
-    if members.is_empty() {
-        bail!("No replica among provided members");
-    }
-    if !args.force
-        && !prompt::confirm(&format!(
-            "Are you sure you want to reinitialize members {}?",
-            members.join(", ")
-        ))?
-    {
-        bail!("Aborted reinitialize");
-    }
-    let body = json!({"force": args.force, "from_leader": args.from_leader}).to_string();
+    let cluster = ctx.dcs(&args.cluster_name).await?.get_cluster().await?;
+    let ask = Terminal::stdin();
+    let filter = Filter {
+        role_from_option: false,
+        ..Filter::new(&args.members, Role::Replica, "reinitialize", args.force)
+    };
+    let members = select::members_listed(&cluster, &args.cluster_name, &filter, &ask)?;
+    confirm::members(&ask, args.force, "reinitialize", &members, None, false)?;
     let mut started = Vec::new();
-    for name in &members {
-        let Some(api) = cluster.member(name).and_then(|m| m.api_url()) else {
-            continue;
-        };
-        let Some(url) = cluster
-            .member(name)
-            .and_then(|m| m.endpoint("/reinitialize"))
-        else {
-            continue;
-        };
-        match patroni_rest_client::call(
-            "POST",
-            &url,
-            Some(&body),
-            Duration::from_secs(30),
-            ctx.rest_auth().as_deref(),
-        )
-        .await
-        {
-            Ok((200, _)) => {
-                println!("Success: reinitialize for member {name}");
-                started.push((name.clone(), api.to_string()));
-            }
-            Ok((code, text)) => {
-                println!("Failed: reinitialize for member {name}, status code={code}, ({text})")
-            }
-            Err(e) => println!("Failed: reinitialize for member {name}, ({e})"),
+    for m in members {
+        if start(ctx, &ask, m, args.force, args.from_leader).await? && args.wait {
+            started.push(m);
         }
     }
-    if args.wait && !started.is_empty() {
-        println!(
-            "Waiting for reinitialize to complete on: {}",
-            started
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        while !started.is_empty() {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let mut still = Vec::new();
-            for (name, api) in started {
-                let state = patroni_rest_client::get_json(&api, Duration::from_secs(5), None)
-                    .await
-                    .ok()
-                    .and_then(|(_, doc)| {
-                        doc.get("state")
-                            .and_then(|s| s.as_str())
-                            .map(str::to_string)
-                    });
-                if state.as_deref() == Some("creating replica") || state.is_none() {
-                    still.push((name, api));
-                } else {
-                    println!("Reinitialize is completed on: {name}");
-                }
-            }
-            started = still;
-        }
-    }
+    wait(started).await;
     Ok(())
+}
+
+/// Asks `member` to reinitialize; when it is busy with another job, offers (on a terminal,
+/// without `--force`) to cancel that job and ask again. Whether it started.
+async fn start(
+    ctx: &Context,
+    ask: &dyn Ask,
+    member: &Member,
+    force: bool,
+    from_leader: bool,
+) -> anyhow::Result<bool> {
+    let mut forced = force;
+    loop {
+        let body = json!({"force": forced, "from_leader": from_leader}).to_string();
+        let request = Request {
+            method: "POST",
+            path: "/reinitialize",
+            body: Some(&body),
+            timeout: Duration::from_secs(30),
+        };
+        let reply = post::send(ctx, member, &request).await;
+        let (ok, line) = post::check("reinitialize", &member.name, &reply, false);
+        if let Some(line) = line {
+            println!("{line}");
+        }
+        let busy = matches!(&reply, Ok((_, body)) if body.ends_with(" already in progress"));
+        if !ok
+            && busy
+            && !force
+            && ask.confirm("Do you want to cancel it and reinitialize anyway?")?
+        {
+            forced = true;
+            continue;
+        }
+        return Ok(ok);
+    }
+}
+
+/// Polls `GET /patroni` of each member every two seconds until it is no longer creating a
+/// replica, saying whom it waits for whenever that changes.
+async fn wait(mut members: Vec<&Member>) {
+    let mut shown: Vec<String> = Vec::new();
+    while !members.is_empty() {
+        let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        if names != shown {
+            println!(
+                "Waiting for reinitialize to complete on: {}",
+                names.join(", ")
+            );
+            shown = names;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut still = Vec::new();
+        for m in members {
+            let Some(api) = m.api_url() else { continue };
+            // An unanswered poll means "not done yet": the member may be restarting.
+            let state = patroni_rest_client::get_json(api, Duration::from_secs(5), None)
+                .await
+                .ok()
+                .and_then(|(_, doc)| {
+                    doc.get("state")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                });
+            if state.as_deref() == Some("creating replica") || state.is_none() {
+                still.push(m);
+            } else {
+                println!("Reinitialize is completed on: {}", m.name);
+            }
+        }
+        members = still;
+    }
 }

@@ -1,14 +1,13 @@
-//! `patronictl reload` (patronictl.md §3.6): ask members to re-read their local configuration
-//! file (`POST /reload`), as SIGHUP would.
+//! `patronictl reload`: ask members to re-read their local configuration file
+//! (`POST /reload`), as SIGHUP would.
 
 use std::time::Duration;
 
-use anyhow::bail;
-
+use crate::confirm;
 use crate::context::{loop_wait, Context};
-use crate::list::{self, ListArgs};
-use crate::prompt;
-use crate::restart::{select_some, Role};
+use crate::post::{self, Reply, Request};
+use crate::prompt::Terminal;
+use crate::select::{self, Filter, Role};
 
 /// Arguments of `reload`.
 #[derive(clap::Args)]
@@ -30,44 +29,51 @@ pub struct ReloadArgs {
 
 /// `reload`.
 pub async fn run(ctx: &Context, args: ReloadArgs) -> anyhow::Result<()> {
-    let dcs = ctx.dcs(&args.cluster_name).await?;
-    let cluster = dcs.get_cluster().await?;
-    print!(
-        "{}",
-        list::render(&args.cluster_name, &cluster, &ListArgs::default())
-    );
-    let members = select_some(&cluster, args.role, &args.members)?;
-    if !args.force
-        && !prompt::confirm(&format!(
-            "Are you sure you want to reload members {}?",
-            members.join(", ")
-        ))?
-    {
-        bail!("Aborted reload");
-    }
+    let cluster = ctx.dcs(&args.cluster_name).await?.get_cluster().await?;
+    let ask = Terminal::stdin();
+    let filter = Filter::new(&args.members, args.role, "reload", args.force);
+    let members = select::members_listed(&cluster, &args.cluster_name, &filter, &ask)?;
+    confirm::members(&ask, args.force, "reload", &members, None, false)?;
     let loop_wait = loop_wait(&cluster);
-    for name in members {
-        let Some(url) = cluster.member(&name).and_then(|m| m.endpoint("/reload")) else {
-            continue;
-        };
-        match patroni_rest_client::call(
-            "POST",
-            &url,
-            None,
-            Duration::from_secs(10),
-            ctx.rest_auth().as_deref(),
-        )
-        .await
-        {
-            Ok((200, _)) => println!("No changes to apply on member {name}"),
-            Ok((202, _)) => println!(
-                "Reload request received for member {name} and will be processed within {loop_wait} seconds"
-            ),
-            Ok((code, text)) => {
-                println!("Failed: reload for member {name}, status code={code}, ({text})")
-            }
-            Err(e) => println!("Failed: reload for member {name}, ({e})"),
-        }
+    let request = Request {
+        method: "POST",
+        path: "/reload",
+        body: None,
+        timeout: Duration::from_secs(10),
+    };
+    for m in members {
+        println!(
+            "{}",
+            line(&m.name, loop_wait, &post::send(ctx, m, &request).await)
+        );
     }
     Ok(())
+}
+
+/// What `member`'s answer to `POST /reload` is reported as.
+fn line(member: &str, loop_wait: u64, reply: &Reply) -> String {
+    match reply {
+        Ok((200, _)) => format!("No changes to apply on member {member}"),
+        Ok((202, _)) => format!(
+            "Reload request received for member {member} and will be processed within {loop_wait} seconds"
+        ),
+        _ => post::failed("reload", member, reply),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn result_lines() {
+        let line = |code, body: &str| super::line("pg2", 10, &Ok((code, body.to_string())));
+        assert_eq!(line(200, ""), "No changes to apply on member pg2");
+        assert_eq!(
+            line(202, ""),
+            "Reload request received for member pg2 and will be processed within 10 seconds"
+        );
+        assert_eq!(
+            line(500, "oops"),
+            "Failed: reload for member pg2, status code=500, (oops)"
+        );
+    }
 }

@@ -1,77 +1,20 @@
-//! `patronictl restart` (patronictl.md §3.5): pick members by name and role, confirm, and
+//! `patronictl restart`: pick members by name and role, ask what is missing, confirm, and
 //! `POST /restart` to each — replicas first, the leader last, so the primary's downtime comes
 //! once everything else is back.
 
 use std::time::Duration;
 
 use anyhow::bail;
-use patroni_core::cluster::Cluster;
+use chrono::{DateTime, FixedOffset};
+use patroni_core::cluster::Member;
+use rand::seq::IndexedRandom;
 use serde_json::{json, Map, Value};
 
-use crate::context::Context;
-use crate::list::{self, ListArgs};
-use crate::prompt;
-
-/// `-r/--role` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
-    /// The lock holder.
-    Leader,
-    /// The lock holder when it is not a standby leader.
-    Primary,
-    /// The lock holder of a standby cluster.
-    StandbyLeader,
-    /// Every member but the lock holder.
-    Replica,
-    /// Same as replica.
-    Standby,
-    /// Every member.
-    Any,
-}
-
-impl Role {
-    /// The choice as typed on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Leader => "leader",
-            Role::Primary => "primary",
-            Role::StandbyLeader => "standby-leader",
-            Role::Replica => "replica",
-            Role::Standby => "standby",
-            Role::Any => "any",
-        }
-    }
-}
-
-/// Members of `cluster` with `role`, restricted to `names` when given.
-pub fn select(cluster: &Cluster, role: Role, names: &[String]) -> Vec<String> {
-    let leader = cluster.leader_name();
-    cluster
-        .members
-        .iter()
-        .filter(|m| {
-            let holder = Some(m.name.as_str()) == leader;
-            match role {
-                Role::Any => true,
-                Role::Leader => holder,
-                Role::Primary => holder && m.role() != "standby_leader",
-                Role::StandbyLeader => holder && m.role() == "standby_leader",
-                Role::Replica | Role::Standby => !holder,
-            }
-        })
-        .filter(|m| names.is_empty() || names.contains(&m.name))
-        .map(|m| m.name.clone())
-        .collect()
-}
-
-/// [`select`], failing with upstream's message when no member is left.
-pub fn select_some(cluster: &Cluster, role: Role, names: &[String]) -> anyhow::Result<Vec<String>> {
-    let members = select(cluster, role, names);
-    if members.is_empty() {
-        bail!("No '{}' among provided members", role.name());
-    }
-    Ok(members)
-}
+use crate::context::{is_paused, Context};
+use crate::post::{self, Reply, Request};
+use crate::prompt::{self, Terminal};
+use crate::select::{self, Filter, Role};
+use crate::{confirm, when};
 
 /// Arguments of `restart`.
 #[derive(clap::Args)]
@@ -106,90 +49,181 @@ pub struct RestartArgs {
     force: bool,
 }
 
+/// Whether `member`'s key shows a scheduled restart.
+pub fn has_scheduled_restart(member: &Member) -> bool {
+    member
+        .data
+        .get("scheduled_restart")
+        .is_some_and(|s| !s.is_null())
+}
+
 /// `restart`.
 pub async fn run(ctx: &Context, args: RestartArgs) -> anyhow::Result<()> {
-    let dcs = ctx.dcs(&args.cluster_name).await?;
-    let cluster = dcs.get_cluster().await?;
-    let mut members = select(&cluster, args.role, &args.members);
-    if args.pending && args.scheduled.is_none() {
-        members.retain(|name| {
-            cluster.member(name).is_some_and(|m| {
-                m.data.get("pending_restart").and_then(Value::as_bool) == Some(true)
-            })
-        });
-    }
-    print!(
-        "{}",
-        list::render(&args.cluster_name, &cluster, &ListArgs::default())
-    );
-    if members.is_empty() {
-        bail!("No '{}' among provided members", args.role.name());
+    let cluster = ctx.dcs(&args.cluster_name).await?.get_cluster().await?;
+    let ask = Terminal::stdin();
+    let filter = Filter::new(&args.members, args.role, "restart", args.force);
+    let mut members = select::members_listed(&cluster, &args.cluster_name, &filter, &ask)?;
+    let scheduled = prompt::given_or_asked(
+        &ask,
+        args.scheduled.clone(),
+        args.force,
+        &format!(
+            "When should the restart take place (e.g. {}) ",
+            when::next_hour()
+        ),
+        "now",
+        "--scheduled",
+    )?;
+    let scheduled_at = when::parse_scheduled(scheduled.as_deref())?;
+    // A scheduled restart leaves it to the member to judge at that time.
+    if args.pending && scheduled_at.is_none() {
+        members.retain(|m| m.data.get("pending_restart").and_then(Value::as_bool) == Some(true));
     }
     if args.any {
-        members.truncate(1);
+        members = members
+            .choose(&mut rand::rng())
+            .copied()
+            .into_iter()
+            .collect();
     }
-    let schedule = match &args.scheduled {
-        Some(s) if s != "now" => match patroni_core::schedule::parse(s) {
-            Ok(dt) => Some(patroni_core::schedule::isoformat(&dt)),
-            Err(_) => bail!("Unable to parse scheduled timestamp ({s}). It should be in an unambiguous format (e.g. ISO 8601)"),
-        },
-        _ => None,
-    };
-    if !args.force {
-        let question = match &schedule {
-            Some(at) => format!(
-                "Are you sure you want to schedule restart of members {} at {at}?",
-                members.join(", ")
-            ),
-            None => format!(
-                "Are you sure you want to restart members {}?",
-                members.join(", ")
-            ),
-        };
-        if !prompt::confirm(&question)? {
-            bail!("Aborted restart");
-        }
+    confirm::members(
+        &ask,
+        args.force,
+        "restart",
+        &members,
+        scheduled_at.as_ref().map(when::python_str).as_deref(),
+        args.pending,
+    )?;
+    let version = prompt::given_or_asked(
+        &ask,
+        args.pg_version.clone(),
+        args.force,
+        "Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ",
+        "",
+        "--pg-version",
+    )?;
+    if let Some(v) = version.as_deref().filter(|v| !v.is_empty()) {
+        check_version(v)?;
     }
+    if scheduled_at.is_some() && is_paused(&cluster) {
+        bail!("Can't schedule restart in the paused state");
+    }
+    let body = body(&args, version, scheduled_at.as_ref());
+    // Replicas first, the leader last.
+    let leader = cluster.leader_name();
+    members.sort_by_key(|m| Some(m.name.as_str()) == leader);
+    restart_each(ctx, &members, &body, scheduled_at.is_some() && args.force).await;
+    Ok(())
+}
+
+/// The `POST /restart` body, its keys in upstream's order.
+fn body(
+    args: &RestartArgs,
+    version: Option<String>,
+    scheduled_at: Option<&DateTime<FixedOffset>>,
+) -> String {
     let mut body = Map::new();
     if args.pending {
         body.insert("restart_pending".into(), json!(true));
     }
-    if let Some(v) = &args.pg_version {
+    if let Some(v) = version.filter(|v| !v.is_empty()) {
         body.insert("postgres_version".into(), json!(v));
     }
-    if let Some(at) = &schedule {
-        body.insert("schedule".into(), json!(at));
+    if let Some(at) = scheduled_at {
+        body.insert(
+            "schedule".into(),
+            json!(patroni_core::schedule::isoformat(at)),
+        );
     }
     if let Some(t) = &args.timeout {
         body.insert("timeout".into(), json!(t));
     }
-    let body = Value::Object(body).to_string();
-    // Replicas first, the leader last.
-    let leader = cluster.leader_name().map(str::to_string);
-    members.sort_by_key(|m| Some(m) == leader.as_ref());
-    for name in members {
-        let Some(url) = cluster.member(&name).and_then(|m| m.endpoint("/restart")) else {
-            continue;
-        };
-        match patroni_rest_client::call(
-            "POST",
-            &url,
-            Some(&body),
-            Duration::from_secs(300),
-            ctx.rest_auth().as_deref(),
-        )
-        .await
-        {
-            Ok((200, _)) => println!("Success: restart on member {name}"),
-            Ok((202, _)) => println!("Success: restart scheduled on member {name}"),
-            Ok((409, _)) => {
-                println!("Failed: another restart is already scheduled on member {name}")
+    Value::Object(body).to_string()
+}
+
+/// `POST /restart` to each member in turn, with `replace` (a forced schedule) first deleting
+/// a restart the member already has scheduled instead of failing on it.
+async fn restart_each(ctx: &Context, members: &[&Member], body: &str, replace: bool) {
+    let flush = Request {
+        method: "DELETE",
+        path: "/restart",
+        body: None,
+        timeout: Duration::from_secs(10),
+    };
+    let restart = Request {
+        method: "POST",
+        path: "/restart",
+        body: Some(body),
+        timeout: Duration::from_secs(300),
+    };
+    for m in members {
+        if replace && has_scheduled_restart(m) {
+            let reply = post::send(ctx, m, &flush).await;
+            if let (_, Some(line)) = post::check("flush scheduled restart", &m.name, &reply, true) {
+                println!("{line}");
             }
-            Ok((code, text)) => {
-                println!("Failed: restart for member {name}, status code={code}, ({text})")
-            }
-            Err(e) => println!("Failed: restart for member {name}, ({e})"),
         }
+        println!("{}", line(&m.name, &post::send(ctx, m, &restart).await));
+    }
+}
+
+/// What `member`'s answer to `POST /restart` is reported as.
+fn line(member: &str, reply: &Reply) -> String {
+    match reply {
+        Ok((200, _)) => format!("Success: restart on member {member}"),
+        Ok((202, _)) => format!("Success: restart scheduled on member {member}"),
+        Ok((409, _)) => format!("Failed: another restart is already scheduled on member {member}"),
+        _ => post::failed("restart", member, reply),
+    }
+}
+
+/// `--pg-version` as upstream accepts it: `X.Y.Z`, or `X.Y` from 10 on.
+fn check_version(version: &str) -> anyhow::Result<()> {
+    let parts: Result<Vec<u32>, _> = version.split('.').map(|p| p.trim().parse()).collect();
+    let Ok(parts) = parts else {
+        bail!("Invalid PostgreSQL version: {version}")
+    };
+    if parts.len() < 2 || parts.len() > 3 || (parts.len() == 2 && parts[0] < 10) {
+        bail!("Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: {version}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines() {
+        assert_eq!(
+            line("pg1", &Ok((200, String::new()))),
+            "Success: restart on member pg1"
+        );
+        assert_eq!(
+            line("pg1", &Ok((202, String::new()))),
+            "Success: restart scheduled on member pg1"
+        );
+        assert_eq!(
+            line("pg1", &Ok((409, String::new()))),
+            "Failed: another restart is already scheduled on member pg1"
+        );
+        assert_eq!(
+            line("pg1", &Ok((503, "restart failed".into()))),
+            "Failed: restart for member pg1, status code=503, (restart failed)"
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert!(check_version("9.5.2").is_ok());
+        assert!(check_version("15.4").is_ok());
+        assert_eq!(
+            check_version("9.6").map_err(|e| e.to_string()),
+            Err("Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: 9.6".into())
+        );
+        assert_eq!(
+            check_version("a.b.c").map_err(|e| e.to_string()),
+            Err("Invalid PostgreSQL version: a.b.c".into())
+        );
+    }
 }
