@@ -87,6 +87,22 @@ fn read_yaml(path: &PathBuf) -> anyhow::Result<Value> {
 
 /// Applies one `dotted.path=value` pair (`value` parsed as YAML; `null` deletes).
 /// Below `postgresql.parameters` the rest of the path is one parameter name.
+/// Refuses an edit that asks for a feature patroni-rs does not have yet (synchronous mode,
+/// standby cluster...): the daemons would ignore it and the user would believe otherwise.
+/// Keys already in `/config` before the edit are left to the daemons' own warnings.
+fn refuse_unsupported(before: &Value, after: &Value) -> anyhow::Result<()> {
+    let already = patroni_core::config::check_dynamic(before).refused;
+    let new: Vec<String> = patroni_core::config::check_dynamic(after)
+        .refused
+        .into_iter()
+        .filter(|r| !already.contains(r))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    bail!("the new configuration is refused:\n  {}", new.join("\n  "))
+}
+
 fn apply_pair(config: &mut Value, pair: &str) -> anyhow::Result<()> {
     let (path, raw) = pair
         .split_once('=')
@@ -188,6 +204,7 @@ pub async fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
     for pair in &args.pg {
         apply_pair(&mut after, &format!("postgresql.parameters.{pair}"))?;
     }
+    refuse_unsupported(&before, &after)?;
     let after_text = yaml::dump(&after);
     if after_text == before_text {
         if !args.quiet {

@@ -6,6 +6,7 @@
 //! writable primary is never left behind without its guard.
 
 mod commands;
+mod faults;
 mod ha;
 mod lease;
 mod logging;
@@ -119,7 +120,16 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
     };
     ensure_unique_name(&config, &cluster).await?;
     let dynamic = match cluster.config_data() {
-        Some(v) => DynamicConfig::from_value(v).0,
+        Some(v) => {
+            let refused = config::check_dynamic(v).refused;
+            if !refused.is_empty() {
+                anyhow::bail!(
+                    "the cluster's dynamic configuration (/config) asks for what patroni-rs does not support yet:\n  {}",
+                    refused.join("\n  ")
+                );
+            }
+            DynamicConfig::from_value(v).0
+        }
         None => start_dynamic,
     };
     dcs.set_ttl(dynamic.timing.ttl);

@@ -130,6 +130,7 @@ impl Ha {
 
     /// Runs one cycle and returns its message.
     pub async fn cycle(&mut self) -> Result<String, CycleError> {
+        crate::faults::at_cycle_start().await;
         self.keeps_lock = false;
         self.reload_if_requested();
         let read = Instant::now();
@@ -218,6 +219,15 @@ impl Ha {
         let (dynamic, warnings) = DynamicConfig::from_value(data);
         for w in warnings {
             tracing::warn!("{w}");
+        }
+        // Someone wrote a feature we cannot honour into /config (the daemon refused to start
+        // with it): say so loudly at every change; the cluster keeps running as before.
+        let report = patroni_core::config::check_dynamic(data);
+        for refused in &report.refused {
+            tracing::error!("/config: {refused}");
+        }
+        for w in &report.warnings {
+            tracing::warn!("/config: {w}");
         }
         if dynamic.timing != self.dynamic.timing {
             self.dcs.set_ttl(dynamic.timing.ttl);

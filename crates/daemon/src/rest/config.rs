@@ -1,10 +1,22 @@
-//! `PATCH /config` and `PUT /config` (rest-api.md §8): the dynamic configuration in the DCS.
+//! `PATCH /config` and `PUT /config`: the dynamic configuration in the DCS.
 
 use patroni_core::config::value::deep_merge;
 use serde_json::Value;
 
 use super::switchover::json_body;
 use super::{Api, Request, Response};
+
+/// A 400 naming each key the change asks for that patroni-rs cannot honour yet (synchronous
+/// mode, standby cluster...); keys already in `/config` before are left alone.
+fn refused_keys(before: &Value, after: &Value) -> Option<Response> {
+    let already = patroni_core::config::check_dynamic(before).refused;
+    let new: Vec<String> = patroni_core::config::check_dynamic(after)
+        .refused
+        .into_iter()
+        .filter(|r| !already.contains(r))
+        .collect();
+    (!new.is_empty()).then(|| Response::Text(400, new.join("\n")))
+}
 
 impl Api {
     /// `PATCH /config`: deep-merges the body (`null` deletes) and writes it back only if the
@@ -22,6 +34,9 @@ impl Api {
         };
         let mut merged = config.data.clone();
         deep_merge(&mut merged, &patch);
+        if let Some(refused) = refused_keys(&config.data, &merged) {
+            return refused;
+        }
         if merged != config.data {
             let text = serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into());
             match self.dcs.set_config_value(&text, Some(config.version)).await {
@@ -45,6 +60,10 @@ impl Api {
             .await
             .ok()
             .and_then(|c| c.config_data().cloned());
+        let empty = Value::Object(serde_json::Map::new());
+        if let Some(refused) = refused_keys(current.as_ref().unwrap_or(&empty), &body) {
+            return refused;
+        }
         if current.as_ref() != Some(&body) {
             let text = serde_json::to_string(&body).unwrap_or_else(|_| "{}".into());
             if !matches!(self.dcs.set_config_value(&text, None).await, Ok(true)) {
