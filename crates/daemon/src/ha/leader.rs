@@ -44,6 +44,23 @@ impl Ha {
         });
     }
 
+    /// Wakes the loop once PostgreSQL left recovery, so the new primary's first cycle (its
+    /// history, slots and member key) comes without waiting a whole `loop_wait`.
+    fn wake_when_promoted(&self) {
+        let pg = std::sync::Arc::clone(&self.pg);
+        let shared = std::sync::Arc::clone(&self.shared);
+        let deadline = Instant::now() + Duration::from_secs(patroni_core::ha::PROMOTE_RETRY_SECS);
+        tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if pg.status().await.is_ok_and(|st| !st.in_recovery) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            shared.wake.notify_one();
+        });
+    }
+
     /// Asks PostgreSQL to promote; we hold the lock (the caller just renewed or acquired it).
     /// The loop does not wait: later cycles renew the lock while recovery finishes.
     pub(crate) async fn promote(&mut self) {
@@ -58,6 +75,7 @@ impl Ha {
                 self.checkpoint_due = true;
                 self.keeps_lock = true;
                 self.shared.snap().checkpoint_pending = true;
+                self.wake_when_promoted();
             }
             Err(e) => tracing::error!("promote failed: {e}"),
         }
