@@ -85,3 +85,55 @@ fn lease_guard(pg: &Postgresql, shared: &Shared) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patroni_core::cluster::{Cluster, KeyValue};
+    use patroni_core::config::{Config, DynamicConfig};
+    use patroni_dcs_conformance::memory::MemoryStore;
+
+    fn dynamic(ttl: u32) -> DynamicConfig {
+        DynamicConfig::from_value(&serde_json::json!({"ttl": ttl, "loop_wait": 2, "retry_timeout": 5})).0
+    }
+
+    /// `edit-config ttl 60 -> 20` while the renewal timer sleeps: its next renewal counts with
+    /// the ttl the DCS applied (20), not the one it read before sleeping (60).
+    #[tokio::test(start_paused = true)]
+    async fn a_lowered_ttl_is_what_the_next_renewal_counts_with() {
+        let store = MemoryStore::new();
+        let dcs = Arc::new(store.client("/service/t/", "pg1", 60));
+        assert_eq!(dcs.attempt_to_acquire_leader().await.ok().flatten(), Some(60));
+        let shared = Arc::new(Shared::new(Arc::new(Config::default()), dynamic(60)));
+        {
+            let mut s = shared.snap();
+            let c = Cluster::from_keys(&[KeyValue {
+                key: "leader".into(),
+                value: "pg1".into(),
+                version: 1,
+                session: None,
+            }]);
+            s.cluster = Some((Arc::new(c), Instant::now()));
+            s.renew_allowed_until = Some(Instant::now() + Duration::from_secs(3600));
+        }
+        let timer = tokio::spawn(renewal_timer(
+            Arc::clone(&dcs) as Arc<dyn Dcs>,
+            Arc::clone(&shared),
+            "pg1".into(),
+        ));
+        // Let the timer read ttl 60 and go to sleep for 15 s.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        dcs.set_ttl(20);
+        shared.snap().dynamic = dynamic(20);
+        tokio::time::sleep(Duration::from_secs(16)).await;
+        timer.abort();
+        let until = shared.lock_clock().valid_until().expect("renewed");
+        assert!(
+            until <= Instant::now() + Duration::from_secs(20),
+            "the renewal after lowering the ttl counts {:?} ahead",
+            until.saturating_duration_since(Instant::now())
+        );
+    }
+}
