@@ -16,12 +16,25 @@ pub struct TestCluster {
     /// The ZooKeeper server, for [`DcsKind::ZooKeeper`].
     pub zookeeper: Option<ZooKeeper>,
     dcs: DcsKind,
+    /// The DCS section of every node's YAML.
+    section: String,
     dir: TempDir,
 }
 
 impl TestCluster {
     /// Writes the configuration of `n` nodes running `binary`.
     pub fn new(binary: &Path, n: usize, opts: &NodeOptions) -> TestCluster {
+        Self::new_with(binary, n, opts, |_, _| {})
+    }
+
+    /// Like [`TestCluster::new`], with `tweak(i, options)` changing node `i`'s options (tags,
+    /// extra settings) before its configuration is written.
+    pub fn new_with(
+        binary: &Path,
+        n: usize,
+        opts: &NodeOptions,
+        tweak: impl Fn(usize, &mut NodeOptions),
+    ) -> TestCluster {
         let etcd = Etcd::start();
         let zookeeper = (opts.dcs == DcsKind::ZooKeeper).then(ZooKeeper::start);
         let section = match (&zookeeper, opts.dcs) {
@@ -31,15 +44,30 @@ impl TestCluster {
         };
         let dir = TempDir::new("cluster");
         let nodes = (0..n)
-            .map(|i| Node::new(binary, dir.path(), &format!("pg{i}"), &section, opts))
+            .map(|i| {
+                let mut node_opts = opts.clone();
+                tweak(i, &mut node_opts);
+                Node::new(binary, dir.path(), &format!("pg{i}"), &section, &node_opts)
+            })
             .collect();
         TestCluster {
             nodes,
             etcd,
             zookeeper,
             dcs: opts.dcs,
+            section,
             dir,
         }
+    }
+
+    /// Another node of this cluster (same DCS), configured with `opts` and not started: e.g.
+    /// a second daemon that claims a running member's name.
+    pub fn extra_node(&self, binary: &Path, dir_name: &str, name: &str, opts: &NodeOptions) -> Node {
+        let dir = self.dir.path().join(dir_name);
+        std::fs::create_dir_all(&dir).expect("extra node dir");
+        let (uid, gid) = crate::postgres_ids();
+        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into())).expect("chown");
+        Node::new(binary, &dir, name, &self.section, opts)
     }
 
     /// Stops the cluster's DCS server (data kept).

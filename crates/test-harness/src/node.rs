@@ -27,6 +27,14 @@ pub struct NodeOptions {
     pub restapi: String,
     /// The DCS the cluster runs on.
     pub dcs: DcsKind,
+    /// More lines under `bootstrap.dcs:`, without indentation (`primary_start_timeout: 10`).
+    pub dcs_extra: Vec<String>,
+    /// More lines under `postgresql:`, without indentation (`pg_ctl_timeout: 10`).
+    pub postgresql_extra: Vec<String>,
+    /// `bootstrap.dcs.postgresql.use_pg_rewind`.
+    pub use_pg_rewind: bool,
+    /// Where PostgreSQL's programs are (Debian's when `None`).
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// Which DCS a test cluster runs on.
@@ -51,8 +59,20 @@ impl Default for NodeOptions {
             tags: "  nofailover: false".into(),
             restapi: String::new(),
             dcs: DcsKind::default(),
+            dcs_extra: Vec::new(),
+            postgresql_extra: Vec::new(),
+            use_pg_rewind: true,
+            bin_dir: None,
         }
     }
+}
+
+fn indent(lines: &[String], by: &str) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A node of a test cluster. Dropping it kills the daemon and its postmaster.
@@ -101,8 +121,9 @@ bootstrap:
     loop_wait: {loop_wait}
     retry_timeout: {retry_timeout}
     maximum_lag_on_failover: 1048576
+{dcs_extra}
     postgresql:
-      use_pg_rewind: true
+      use_pg_rewind: {use_pg_rewind}
       use_slots: true
       parameters:
         wal_keep_size: 128MB
@@ -135,6 +156,7 @@ postgresql:
     fsync: 'off'
   basebackup:
   - checkpoint: fast
+{postgresql_extra}
 tags:
 {tags}
 "#,
@@ -143,7 +165,10 @@ tags:
             loop_wait = opts.loop_wait,
             retry_timeout = opts.retry_timeout,
             data = data_dir.display(),
-            bin = pg_bin_dir().display(),
+            bin = opts.bin_dir.clone().unwrap_or_else(pg_bin_dir).display(),
+            dcs_extra = indent(&opts.dcs_extra, "    "),
+            postgresql_extra = indent(&opts.postgresql_extra, "  "),
+            use_pg_rewind = opts.use_pg_rewind,
             node_dir = node_dir.display(),
             tags = opts.tags,
             restapi = opts.restapi,
@@ -174,6 +199,7 @@ tags:
             .arg(&self.config_path)
             .current_dir(&self.dir)
             .env("HOME", &self.dir)
+            .env("PATRONIRS_TEST_FAULT_FILE", self.dir.join("fault"))
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -204,6 +230,46 @@ tags:
             .flatten()
             .collect();
         std::fs::write(&self.config_path, kept.join("\n") + "\n").expect("write config");
+    }
+
+    /// Makes the daemon's HA loop `panic` or `stall` at its next cycle (debug builds read the
+    /// fault file at every cycle); `""` clears it.
+    pub fn inject_fault(&self, fault: &str) {
+        let path = self.dir.join("fault");
+        std::fs::write(&path, fault).expect("write the fault file");
+    }
+
+    /// Sends `sig` to the daemon (SIGSTOP / SIGCONT freeze and thaw it).
+    pub fn signal_daemon(&self, sig: Signal) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = kill(Pid::from_raw(pid as i32), sig);
+        }
+    }
+
+    /// The pid of the postmaster's child whose process title contains `title`
+    /// (`startup`, `walreceiver`, `checkpointer`...).
+    pub fn postgres_child(&self, title: &str) -> Option<i32> {
+        let postmaster = self.postmaster_pid()?;
+        std::fs::read_dir("/proc").ok()?.find_map(|e| {
+            let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: i32 = stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse().ok()?;
+            let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
+            (ppid == postmaster && cmdline.contains(title)).then_some(pid)
+        })
+    }
+
+    /// While on, the next postmaster this node's daemon starts hangs in "starting" forever
+    /// (a crash recovery that never ends); needs the cluster built with
+    /// [`crate::hanging_bin_dir`] as `bin_dir`.
+    pub fn hang_starts(&self, on: bool) {
+        let marker = self.data_dir.with_extension("hang");
+        if on {
+            std::fs::write(&marker, "").expect("write the hang marker");
+        } else {
+            // Absent already is what we want.
+            let _ = std::fs::remove_file(&marker);
+        }
     }
 
     /// The daemon's pid while it runs.
