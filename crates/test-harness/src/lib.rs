@@ -7,6 +7,7 @@
 mod cluster;
 mod ctl;
 mod etcd;
+mod fake_member;
 mod node;
 mod server;
 mod zookeeper;
@@ -14,6 +15,7 @@ mod zookeeper;
 pub use cluster::TestCluster;
 pub use ctl::{patronictl, reference_program, run_patronictl};
 pub use etcd::Etcd;
+pub use fake_member::{FakeMember, Misbehaviour};
 pub use node::{DcsKind, Node, NodeOptions};
 pub use server::DcsServer;
 pub use zookeeper::ZooKeeper;
