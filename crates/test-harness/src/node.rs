@@ -206,6 +206,12 @@ tags:
         std::fs::write(&self.config_path, kept.join("\n") + "\n").expect("write config");
     }
 
+    /// How the daemon ended, if it has (crashed or stopped by itself); `None` while it runs
+    /// or when it was never started.
+    pub fn daemon_exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
     /// The daemon's pid while it runs.
     pub fn daemon_pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

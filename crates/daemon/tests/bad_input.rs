@@ -1,0 +1,338 @@
+//! Hostile input never takes the cluster down (real PostgreSQL 15 + etcd, daemons as
+//! `postgres`): malformed requests to the REST API, garbage in every DCS key, and a forged
+//! member whose REST API answers garbage while it is offered as a switchover candidate and
+//! while the leader race polls it. Every daemon keeps running, no log says "panicked", and at
+//! no moment do two nodes answer 200 on `/primary`.
+//!
+//! One two-node cluster serves every phase, to keep the file within a few minutes.
+
+mod bad_input_support;
+
+use std::time::{Duration, Instant};
+
+use bad_input_support::{
+    assert_alive, binary, raw_exchange, scope, PrimaryWatch, HEALTH_PROMPT, OPTS,
+};
+use patroni_test_harness::{
+    http_request, patronictl, wait_for, FakeMember, Misbehaviour, TestCluster,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_never_panics_nor_makes_two_primaries() {
+    let mut cluster = TestCluster::new(binary(), 2, &OPTS);
+    cluster.start_all();
+    let leader = cluster.wait_healthy(1, Duration::from_secs(60)).await;
+
+    let started = Instant::now();
+    malformed_requests(&mut cluster, leader).await;
+    println!("malformed requests: {:?}", started.elapsed());
+
+    let started = Instant::now();
+    garbage_in_dcs_keys(&mut cluster).await;
+    println!("DCS garbage: {:?}", started.elapsed());
+
+    let started = Instant::now();
+    forged_member(&mut cluster).await;
+    println!("forged member: {:?}", started.elapsed());
+}
+
+/// Part c: the REST API answers 4xx (or closes) on malformed requests, keeps answering
+/// `/health` promptly while slow clients hold connections, and the leader stays the leader.
+async fn malformed_requests(cluster: &mut TestCluster, leader: usize) {
+    let port = cluster.nodes[leader].api_port;
+    let watch = PrimaryWatch::start(cluster);
+
+    // Slow clients first, so that everything below runs while they hold their connections.
+    let drip = tokio::spawn(bad_input_support::drip_request(port));
+    let stall = tokio::spawn(bad_input_support::short_body_then_stall(port));
+
+    let filler = format!("X-Filler: {}\r\n", "f".repeat(1000));
+    let huge_headers = format!("GET /patroni HTTP/1.0\r\n{}\r\n", filler.repeat(100));
+    let long_line = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(100_000));
+    let requests: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage", b"GARBAGE\r\n\r\n".to_vec()),
+        ("binary", b"\x00\xff\xfe\x01\r\n\r\n".to_vec()),
+        ("no target", b"GET\r\n\r\n".to_vec()),
+        ("bad version", b"GET / HTTP/9.9\r\n\r\n".to_vec()),
+        (
+            "bad header",
+            b"GET /patroni HTTP/1.0\r\nno colon\r\n\r\n".to_vec(),
+        ),
+        ("100 KB of headers", huge_headers.into_bytes()),
+        ("100 KB request line", long_line.into_bytes()),
+        (
+            "content-length past u64",
+            b"PATCH /config HTTP/1.0\r\nContent-Length: 99999999999999999999\r\n\r\n{}".to_vec(),
+        ),
+        (
+            "negative content-length",
+            b"PATCH /config HTTP/1.0\r\nContent-Length: -5\r\n\r\n{}".to_vec(),
+        ),
+        (
+            "content-length of a terabyte",
+            b"POST /switchover HTTP/1.0\r\nContent-Length: 1000000000000\r\n\r\n{}".to_vec(),
+        ),
+    ];
+    for (what, bytes) in requests {
+        let code = raw_exchange(port, &bytes).await;
+        assert!(
+            code.is_none_or(|c| (400..500).contains(&c)),
+            "{what}: answered {code:?}"
+        );
+        assert_alive(cluster, what);
+    }
+
+    let bodies: &[(&str, &str, &str)] = &[
+        ("PATCH", "/config", "{\"ttl\": "),
+        ("PATCH", "/config", "[1, 2]"),
+        ("PATCH", "/config", "null"),
+        ("PATCH", "/config", "99999999999999999999"),
+        ("POST", "/switchover", "{\"leader\": "),
+        ("POST", "/switchover", "{\"leader\": 5, \"candidate\": [1]}"),
+        ("POST", "/switchover", "{\"leader\": 1e300}"),
+        (
+            "POST",
+            "/switchover",
+            "{\"scheduled_at\": 99999999999999999999}",
+        ),
+        (
+            "POST",
+            "/switchover",
+            "{\"leader\": \"nobody\", \"scheduled_at\": \"9999999-01-01T00:00:00+00:00\"}",
+        ),
+        ("POST", "/failover", "{\"candidate\": {\"a\": 1}}"),
+        ("POST", "/restart", "{\"timeout\": "),
+        ("POST", "/restart", "{\"timeout\": -1e300}"),
+        ("POST", "/restart", "{\"role\": 5}"),
+        ("POST", "/restart", "{\"postgres_version\": 99999999999}"),
+        // Valid-looking but huge; the role filter keeps the leader from restarting for real.
+        (
+            "POST",
+            "/restart",
+            "{\"postgres_version\": \"999999\", \"role\": \"replica\"}",
+        ),
+        (
+            "POST",
+            "/restart",
+            "{\"timeout\": 1e300, \"role\": \"replica\"}",
+        ),
+        (
+            "POST",
+            "/restart",
+            "{\"postgres_version\": \"99999999999.99999999999\"}",
+        ),
+        ("POST", "/restart", "{\"schedule\": 1e300}"),
+        (
+            "POST",
+            "/restart",
+            "{\"schedule\": \"99999-01-01T00:00:00+00:00\"}",
+        ),
+        ("POST", "/reinitialize", "{\"force\": 1e300}"),
+    ];
+    for (method, path, body) in bodies {
+        let answer = http_request(port, method, path, Some(body)).await;
+        assert!(
+            answer
+                .as_ref()
+                .is_some_and(|(c, _)| (400..500).contains(c) || *c == 503),
+            "{method} {path} {body}: {answer:?}"
+        );
+        assert_alive(cluster, &format!("{method} {path} {body}"));
+    }
+    // Huge numbers where upstream accepts anything: stored, then removed again.
+    let answer = http_request(port, "PATCH", "/config", Some("{\"x_garbage\": 1e300}")).await;
+    assert_eq!(answer.map(|a| a.0), Some(200));
+    let answer = http_request(port, "PATCH", "/config", Some("{\"x_garbage\": null}")).await;
+    assert_eq!(answer.map(|a| a.0), Some(200));
+
+    // The slow clients never held anything up, and the server let go of them.
+    let health_ms = drip.await.expect("drip task");
+    assert!(
+        health_ms < HEALTH_PROMPT,
+        "/health took {health_ms:?} during the drip"
+    );
+    stall.await.expect("stall task");
+    watch.finish(cluster, true).await;
+    assert_eq!(
+        cluster.primaries().await,
+        vec![leader],
+        "{}",
+        cluster.logs()
+    );
+}
+
+/// What each DCS key is overwritten with: garbage JSON, wrong types, huge numbers.
+fn garbage_for(key: &str) -> Vec<String> {
+    let huge = match key {
+        k if k.starts_with("members/") => {
+            r#"{"conn_url": "postgres://127.0.0.1:99999999/x", "api_url": "http://127.0.0.1:99999999/patroni", "state": "running", "role": "replica", "xlog_location": 99999999999999999999, "receive_lsn": 1e300, "replay_lsn": -1, "timeline": 1e300, "tags": {"failover_priority": 99999999999999999999}}"#
+        }
+        "status" => {
+            r#"{"optime": 99999999999999999999, "slots": {"pg0": 1e300, "pg1": -5}, "retain_slots": [1e300]}"#
+        }
+        "history" => r#"[[99999999999999999999, 1e300, "x", "y", "z"], [-1, -1]]"#,
+        "sync" => r#"{"leader": 1e300, "sync_standby": 99999999999999999999, "quorum": -1e300}"#,
+        "failover" => r#"{"leader": 1e300, "member": 99999999999999999999, "scheduled_at": -1}"#,
+        // Huge timing values are the dynamic-config fix's business (see the ignored test).
+        "config" => {
+            r#"{"maximum_lag_on_failover": 1e300, "master_start_timeout": 99999999999999999999, "postgresql": {"parameters": {"max_connections": 1e300}}}"#
+        }
+        // A 20-digit number would be a valid system ID that is not ours: upstream exits
+        // on purpose then. These are not system IDs at all.
+        "initialize" => "1e300",
+        _ => "99999999999999999999",
+    };
+    let wrong = match key {
+        k if k.starts_with("members/") => {
+            r#"{"conn_url": 5, "api_url": ["x"], "state": {}, "role": 7, "xlog_location": "x", "timeline": [], "tags": "nofailover"}"#
+        }
+        "initialize" => "[\"7711457749166068220\"]",
+        _ => r#"[1, "x", null, {"a": []}, true]"#,
+    };
+    vec![
+        "{\"a\": [1, ".to_string(),
+        wrong.to_string(),
+        huge.to_string(),
+    ]
+}
+
+/// Part b: every key of the cluster overwritten with each kind of garbage for a couple of
+/// loop cycles, then restored (or removed); the cluster is healthy again after each key.
+async fn garbage_in_dcs_keys(cluster: &mut TestCluster) {
+    let names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut keys: Vec<String> = [
+        "config",
+        "status",
+        "history",
+        "sync",
+        "failover",
+        "initialize",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect();
+    keys.extend(names.iter().map(|n| format!("members/{n}")));
+    // Last: garbage there takes the lock away, which costs a new election.
+    keys.push("leader".into());
+    // Two loop cycles: every daemon reads the garbage at least once.
+    let hold = Duration::from_millis(2500);
+    for key in keys {
+        let path = format!("/service/{}/{key}", scope());
+        let original = cluster.etcd.get(&path);
+        let watch = PrimaryWatch::start(cluster);
+        for value in garbage_for(&key) {
+            cluster.etcd.put(&path, &value);
+            bad_input_support::hold(cluster, &format!("{key} = {value}"), hold).await;
+        }
+        // Keys the daemons rewrite themselves are removed; the others get their value back.
+        match (&original, key.as_str()) {
+            (Some(v), "config" | "history" | "initialize") => cluster.etcd.put(&path, v),
+            _ => cluster.etcd.delete(&path),
+        }
+        watch.finish(cluster, false).await;
+        cluster.wait_healthy(1, Duration::from_secs(60)).await;
+        assert_alive(cluster, &format!("after {key}"));
+    }
+}
+
+/// Part a: a forged member answering each kind of garbage is offered as switchover and
+/// failover candidate (the leader stays), then the leader is killed while the replica's
+/// leader race polls forged members of every kind: the real replica takes over.
+async fn forged_member(cluster: &mut TestCluster) {
+    let leader = cluster.wait_healthy(1, Duration::from_secs(60)).await;
+    let config = cluster.nodes[leader].config_path.clone();
+    let watch = PrimaryWatch::start(cluster);
+    let fakes: Vec<FakeMember> = Misbehaviour::ALL
+        .iter()
+        .filter(|m| **m != Misbehaviour::Healthy)
+        .map(|m| FakeMember::start(&format!("fake-{m:?}").to_lowercase(), *m))
+        .collect();
+    for fake in &fakes {
+        fake.register(&cluster.etcd, &scope());
+    }
+    for fake in &fakes {
+        for args in [
+            &["switchover", "--candidate", &fake.name, "--force"][..],
+            &["switchover", "--candidate", &fake.name],
+            &["failover", "--candidate", &fake.name, "--force"],
+        ] {
+            let (_, out) = patronictl(&config, args);
+            assert!(!out.contains("panicked"), "patronictl {args:?}: {out}");
+            assert_alive(cluster, &format!("patronictl {args:?}"));
+        }
+        assert!(fake.requests() > 0, "{} was never polled", fake.name);
+    }
+    // A failover key naming a fake is cleared by the leader (to `{}`, as upstream does).
+    let key = format!("/service/{}/failover", scope());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Some(value) = cluster
+        .etcd
+        .get(&key)
+        .filter(|v| patroni_core::cluster::Failover::parse(v, 0).is_some())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the leader left failover = {value}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    watch.finish(cluster, true).await;
+    assert_eq!(
+        cluster.primaries().await,
+        vec![leader],
+        "{}",
+        cluster.logs()
+    );
+
+    let before: Vec<usize> = fakes.iter().map(FakeMember::requests).collect();
+    let watch = PrimaryWatch::start(cluster);
+    cluster.nodes[leader].kill_daemon();
+    cluster.nodes[leader].kill_postmaster();
+    let replica = 1 - leader;
+    wait_for(
+        "the real replica to become the leader",
+        Duration::from_secs(60),
+        || async { (cluster.primaries().await == vec![replica]).then_some(()) },
+    )
+    .await;
+    let polled = fakes
+        .iter()
+        .zip(&before)
+        .filter(|(f, b)| f.requests() > **b)
+        .count();
+    assert!(polled > 0, "the leader race polled no forged member");
+    watch.finish(cluster, false).await;
+    assert!(
+        cluster.nodes[replica].daemon_exited().is_none(),
+        "{}",
+        cluster.logs()
+    );
+    assert!(!cluster.nodes[replica].logs().contains("panicked"));
+}
+
+/// Huge timing values in the dynamic configuration (through `PATCH /config` and the DCS key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "waits for the dynamic-config fix: {\"loop_wait\": 1e300} overflows Timing::enforce and stops the loop"]
+async fn huge_timing_values_in_the_dynamic_configuration() {
+    let mut cluster = TestCluster::new(binary(), 2, &OPTS);
+    cluster.start_all();
+    let leader = cluster.wait_healthy(1, Duration::from_secs(60)).await;
+    let port = cluster.nodes[leader].api_port;
+    let watch = PrimaryWatch::start(&cluster);
+    for body in [
+        r#"{"loop_wait": 1e300}"#,
+        r#"{"ttl": 99999999999999999999, "retry_timeout": -1}"#,
+        r#"{"retry_timeout": 9223372036854775807}"#,
+    ] {
+        let answer = http_request(port, "PATCH", "/config", Some(body)).await;
+        assert!(answer.is_some(), "{body}");
+        bad_input_support::hold(&mut cluster, body, Duration::from_secs(3)).await;
+    }
+    cluster.etcd.put(
+        &format!("/service/{}/config", scope()),
+        r#"{"ttl": 30, "loop_wait": 2, "retry_timeout": 5}"#,
+    );
+    watch.finish(&mut cluster, false).await;
+    cluster.wait_healthy(1, Duration::from_secs(60)).await;
+}
