@@ -41,6 +41,7 @@ async fn hostile_input_never_panics_nor_makes_two_primaries() {
 async fn malformed_requests(cluster: &mut TestCluster, leader: usize) {
     let port = cluster.nodes[leader].api_port;
     let watch = PrimaryWatch::start(cluster);
+    own_answers_reach_the_client(port, cluster.nodes[1 - leader].api_port).await;
 
     // Slow clients first, so that everything below runs while they hold their connections.
     let drip = tokio::spawn(bad_input_support::drip_request(port));
@@ -159,6 +160,30 @@ async fn malformed_requests(cluster: &mut TestCluster, leader: usize) {
         "{}",
         cluster.logs()
     );
+}
+
+/// The REST client reads the daemon's own answers: bare status lines without headers on
+/// `OPTIONS`/`HEAD`, HTTP/1.0 bodies ended by the close on `GET`.
+async fn own_answers_reach_the_client(leader: u16, replica: u16) {
+    let t = Duration::from_secs(5);
+    let url = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
+    let answer = patroni_rest_client::call("OPTIONS", &url(leader, "/primary"), None, t, None)
+        .await
+        .expect("OPTIONS /primary");
+    assert_eq!((answer.0, answer.1.as_str()), (200, ""));
+    let answer = patroni_rest_client::call("HEAD", &url(replica, "/primary"), None, t, None)
+        .await
+        .expect("HEAD /primary");
+    assert_eq!((answer.0, answer.1.as_str()), (503, ""));
+    let (code, doc) = patroni_rest_client::get_json(&url(leader, "/patroni"), t, None)
+        .await
+        .expect("GET /patroni");
+    assert_eq!((code, doc["role"].as_str()), (200, Some("primary")));
+    let (code, doc) = patroni_rest_client::get_json(&url(replica, "/cluster"), t, None)
+        .await
+        .expect("GET /cluster");
+    assert_eq!(code, 200);
+    assert_eq!(doc["members"].as_array().map(Vec::len), Some(2));
 }
 
 /// What each DCS key is overwritten with: garbage JSON, wrong types, huge numbers.
@@ -309,6 +334,7 @@ async fn forged_member(cluster: &mut TestCluster) {
         cluster.logs()
     );
     assert!(!cluster.nodes[replica].logs().contains("panicked"));
+    bad_input_support::assert_rss_below(&cluster.nodes[replica], 256 << 20);
 }
 
 /// Huge timing values in the dynamic configuration (through `PATCH /config` and the DCS key).

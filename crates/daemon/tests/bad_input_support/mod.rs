@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patroni_test_harness::{http_get, NodeOptions, TestCluster};
+use patroni_test_harness::{http_get, Node, NodeOptions, TestCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -43,6 +43,23 @@ pub fn assert_alive(cluster: &mut TestCluster, what: &str) {
     }
     let logs = cluster.logs();
     assert!(!logs.contains("panicked"), "panic after {what}\n{logs}");
+}
+
+/// Fails the test if the node's daemon holds `limit` bytes of memory or more (an endless
+/// answer read without a limit grew one to 1.7 GB).
+pub fn assert_rss_below(node: &Node, limit: u64) {
+    let pid = node.daemon_pid().expect("the daemon runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    assert!(
+        kib * 1024 < limit,
+        "{}: daemon holds {kib} KiB (limit {limit} bytes)",
+        node.name
+    );
 }
 
 /// Leaves the cluster exposed to something for `exposure`, checking it stays alive meanwhile.
