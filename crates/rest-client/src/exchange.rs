@@ -146,11 +146,9 @@ pub(crate) async fn send(
         Ok((code, body))
     };
     // The connection must be polled for the request to make progress. Its failures also
-    // fail the request or the body read, which report them, so its result adds nothing.
+    // fail the request or the body read, which report them, so its own result adds nothing.
     let drive = async {
-        if conn.await.is_err() {
-            // Reported through `exchange`.
-        }
+        let _ = conn.await;
         std::future::pending::<Result<(u16, Bytes), Error>>().await
     };
     tokio::select! {
