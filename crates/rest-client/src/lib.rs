@@ -1,4 +1,4 @@
-//! Outbound HTTP to Patroni REST APIs (docs/rest-api.md): members poll each other's
+//! Outbound HTTP to Patroni REST APIs: members poll each other's
 //! `GET /patroni` during the leader race; patronictl posts switchovers and the like.
 //!
 //! The URL polled comes from a member key anybody with DCS write access can forge, so the

@@ -301,3 +301,31 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<Incoming> {
         body,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_head;
+
+    fn code(buf: &[u8]) -> Result<Option<String>, u16> {
+        parse_head(buf).map(|h| h.map(|h| h.target))
+    }
+
+    #[test]
+    fn heads_are_parsed_or_refused_with_the_right_code() {
+        assert_eq!(
+            code(b"GET /patroni?x=1 HTTP/1.0\r\n\r\n"),
+            Ok(Some("/patroni?x=1".into()))
+        );
+        assert_eq!(code(b"GET /patroni HTTP/1.0\r\nHost: x"), Ok(None));
+        assert_eq!(code(b"GARBAGE\r\n\r\n"), Err(400));
+        assert_eq!(code(b"\x00\xff\r\n\r\n"), Err(400));
+        assert_eq!(code(b"GET /patroni HTTP/1.0\r\nno colon\r\n\r\n"), Err(400));
+        let long_line = format!("GET /{}", "a".repeat(super::MAX_HEAD + 1));
+        assert_eq!(code(long_line.as_bytes()), Err(414));
+        let filler = "X-Filler: yes\r\n".repeat(super::MAX_HEAD / 15 + 1);
+        let big = format!("GET / HTTP/1.0\r\n{filler}");
+        assert_eq!(code(big.as_bytes()), Err(431));
+        let many = format!("GET / HTTP/1.0\r\n{}\r\n", "A: b\r\n".repeat(101));
+        assert_eq!(code(many.as_bytes()), Err(431));
+    }
+}
