@@ -244,6 +244,8 @@ async fn garbage_in_dcs_keys(cluster: &mut TestCluster) {
     .map(|k| k.to_string())
     .collect();
     keys.extend(names.iter().map(|n| format!("members/{n}")));
+    // A member nobody runs, whose key is garbage from the start.
+    keys.push("members/intruder".into());
     // Last: garbage there takes the lock away, which costs a new election.
     keys.push("leader".into());
     // Two loop cycles: every daemon reads the garbage at least once.
