@@ -121,9 +121,9 @@ impl Member {
         self.u64_field("replay_lsn")
     }
 
-    /// `timeline`.
+    /// `timeline`; a value PostgreSQL cannot have (past 32 bits) reads as absent.
     pub fn timeline(&self) -> Option<u64> {
-        self.u64_field("timeline")
+        self.u64_field("timeline").filter(|t| valid_timeline(*t))
     }
 
     /// `replication_state` (`streaming`, `in archive recovery`).
@@ -444,10 +444,12 @@ impl Cluster {
         match &self.history {
             Some(h) if h.valid => match h.lines.last() {
                 None => 1,
+                // The next timeline must exist too, so the last one is below the maximum.
                 Some(line) => line
                     .as_array()
                     .and_then(|a| a.first())
                     .and_then(Value::as_u64)
+                    .filter(|t| *t < MAX_TIMELINE)
                     .map_or(0, |t| t + 1),
             },
             _ => 0,
@@ -458,6 +460,14 @@ impl Cluster {
     pub fn config_data(&self) -> Option<&Value> {
         self.config.as_ref().filter(|c| c.valid).map(|c| &c.data)
     }
+}
+
+/// PostgreSQL's timeline IDs are 32-bit; anything larger in the DCS or an answer is garbage.
+pub const MAX_TIMELINE: u64 = u32::MAX as u64;
+
+/// Whether `t` can be a PostgreSQL timeline (1 to 2^32 - 1).
+pub fn valid_timeline(t: u64) -> bool {
+    (1..=MAX_TIMELINE).contains(&t)
 }
 
 /// The replication slot name Patroni derives from a member name (dcs-layout.md §3.1).
@@ -558,3 +568,6 @@ mod tests {
         assert_eq!(slot_name_from_member_name("a b"), "au0032b");
     }
 }
+
+#[cfg(test)]
+mod garbage_tests;

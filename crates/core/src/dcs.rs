@@ -116,41 +116,39 @@ pub trait Dcs: Send + Sync {
     fn set_retry_timeout(&self, retry_timeout: u32);
 }
 
-/// The leader's `status` key as this node last wrote it: every backend writes it the same
-/// way, through [`Dcs::write_key`], and skips a value equal to the last one written.
+/// The leader's `status` key: every backend writes it the same way, through
+/// [`Dcs::write_key`]. As upstream, a renewal writes it only when its optime differs from the
+/// one the last read showed, so a key someone removed or garbled is written again at the next
+/// renewal, while an idle cluster does not rewrite it every cycle.
 #[derive(Debug, Default)]
-pub struct StatusKey(std::sync::Mutex<Option<String>>);
+pub struct StatusKey;
 
 impl StatusKey {
-    /// Writes `{"optime":<last_lsn>}` unless that is what we wrote last.
+    /// Writes `{"optime":<last_lsn>}`.
     pub async fn write<D: Dcs + ?Sized>(&self, dcs: &D, last_lsn: u64) -> Result<(), DcsError> {
-        let value = format!("{{\"optime\":{last_lsn}}}");
-        if self.last().as_deref() == Some(value.as_str()) {
-            return Ok(());
-        }
-        dcs.write_key("status", &value, None).await?;
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-        Ok(())
+        dcs.write_key("status", &format!("{{\"optime\":{last_lsn}}}"), None)
+            .await
+            .map(|_| ())
     }
 
-    /// After a renewal: writes the optime when the lock is held. A failure is only
-    /// logged, since the renewal, not the optime, decides whether we keep leading.
+    /// After a renewal of the lock read as `cluster`: writes the optime when the lock is held
+    /// and the read showed another one. A failure is only logged, since the renewal, not the
+    /// optime, decides whether we keep leading.
     pub async fn after_renewal<D: Dcs + ?Sized>(
         &self,
         dcs: &D,
+        cluster: &Cluster,
         held: Option<u32>,
         last_lsn: Option<u64>,
     ) {
         if let (Some(_), Some(lsn)) = (held, last_lsn) {
+            if cluster.status.last_lsn == lsn {
+                return;
+            }
             if let Err(e) = self.write(dcs, lsn).await {
                 tracing::warn!("failed to write /status: {e}");
             }
         }
-    }
-
-    fn last(&self) -> Option<String> {
-        // A poisoned lock only means a panic elsewhere; the cached value is still a string.
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -48,7 +48,10 @@ impl PeerStatus {
             name: name.to_string(),
             is_primary,
             wal_position: location.unwrap_or(received.max(replayed)),
-            timeline: doc.get("timeline").and_then(Value::as_u64),
+            timeline: doc
+                .get("timeline")
+                .and_then(Value::as_u64)
+                .filter(|t| crate::cluster::valid_timeline(*t)),
             nofailover,
             failover_priority: if nofailover { 0 } else { priority.unwrap_or(1) },
             watchdog_failed: doc
@@ -82,5 +85,54 @@ mod tests {
         assert_eq!(r.wal_position, 90);
         assert!(r.nofailover);
         assert!(PeerStatus::parse("x", &json!({"state": "stopped", "role": "replica"})).is_none());
+    }
+
+    /// A forged member's answer: every field of every wrong type must read as absent.
+    #[test]
+    fn garbage_answers_never_panic_and_read_as_absent() {
+        let wrong = [
+            json!(null),
+            json!(true),
+            json!(-1),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(-1e300),
+            json!("x"),
+            json!("99999999999999999999"),
+            json!([1]),
+            json!({"a": 1}),
+        ];
+        for v in &wrong {
+            for doc in [
+                json!({"xlog": v}),
+                json!({"xlog": {"location": v}}),
+                json!({"xlog": {"received_location": v, "replayed_location": v}, "timeline": v}),
+                json!({"xlog": {}, "role": v, "tags": v, "watchdog_failed": v}),
+                json!({"xlog": {}, "tags": {"nofailover": v, "failover_priority": v}}),
+                v.clone(),
+            ] {
+                PeerStatus::parse("fake", &doc);
+            }
+        }
+        let huge: Value = serde_json::from_str(
+            r#"{"role": "replica", "xlog": {"location": 99999999999999999999, "received_location": 1e300, "replayed_location": -5}, "timeline": 4294967296, "watchdog_failed": "yes"}"#,
+        )
+        .expect("JSON");
+        let p = PeerStatus::parse("fake", &huge).expect("has xlog");
+        assert!(
+            !p.is_primary,
+            "a location that is no LSN does not make a primary"
+        );
+        assert_eq!(
+            (p.wal_position, p.timeline, p.watchdog_failed),
+            (0, None, false)
+        );
+        let neg = json!({"xlog": {"received_location": -1}, "timeline": -1, "tags": {"failover_priority": -5}});
+        let p = PeerStatus::parse("fake", &neg).expect("has xlog");
+        assert_eq!((p.wal_position, p.timeline), (0, None));
+        assert!(p.nofailover);
+        let p = PeerStatus::parse("fake", &json!({"xlog": {}, "timeline": 0})).expect("xlog");
+        assert_eq!(p.timeline, None);
     }
 }

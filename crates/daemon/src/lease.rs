@@ -94,7 +94,10 @@ mod tests {
     use patroni_dcs_conformance::memory::MemoryStore;
 
     fn dynamic(ttl: u32) -> DynamicConfig {
-        DynamicConfig::from_value(&serde_json::json!({"ttl": ttl, "loop_wait": 2, "retry_timeout": 5})).0
+        DynamicConfig::from_value(
+            &serde_json::json!({"ttl": ttl, "loop_wait": 2, "retry_timeout": 5}),
+        )
+        .0
     }
 
     /// `edit-config ttl 60 -> 20` while the renewal timer sleeps: its next renewal counts with
@@ -103,7 +106,10 @@ mod tests {
     async fn a_lowered_ttl_is_what_the_next_renewal_counts_with() {
         let store = MemoryStore::new();
         let dcs = Arc::new(store.client("/service/t/", "pg1", 60));
-        assert_eq!(dcs.attempt_to_acquire_leader().await.ok().flatten(), Some(60));
+        assert_eq!(
+            dcs.attempt_to_acquire_leader().await.ok().flatten(),
+            Some(60)
+        );
         let shared = Arc::new(Shared::new(Arc::new(Config::default()), dynamic(60)));
         {
             let mut s = shared.snap();

@@ -208,17 +208,21 @@ async fn patronictl_commands() {
     // The new leader publishes /history in its first cycle as a primary, which may come a
     // moment after patronictl saw it take the lock.
     let new_leader = name(replica);
-    wait_for("the switchover in the history", Duration::from_secs(15), || {
-        let config = config.clone();
-        let new_leader = new_leader.clone();
-        async move {
-            let (ok, out) = patronictl(&config, &["history", "-f", "tsv"]);
-            (ok && out.lines().nth(1).is_some_and(|l| {
-                l.starts_with("1\t") && l.ends_with(&format!("\t{new_leader}"))
-            }))
-            .then_some(())
-        }
-    })
+    wait_for(
+        "the switchover in the history",
+        Duration::from_secs(15),
+        || {
+            let config = config.clone();
+            let new_leader = new_leader.clone();
+            async move {
+                let (ok, out) = patronictl(&config, &["history", "-f", "tsv"]);
+                (ok && out.lines().nth(1).is_some_and(|l| {
+                    l.starts_with("1\t") && l.ends_with(&format!("\t{new_leader}"))
+                }))
+                .then_some(())
+            }
+        },
+    )
     .await;
 
     // Interactive failover: Enter at the candidate prompt takes the healthiest, offered as

@@ -29,15 +29,19 @@ fn index_of(cluster: &TestCluster, name: &str) -> Option<usize> {
 
 /// Waits until a member other than `not` holds the lock and accepts writes; its index.
 async fn new_leader(cluster: &TestCluster, not: usize, within: Duration) -> usize {
-    wait_for("another member to lead and accept writes", within, || async {
-        let name = holder(cluster)?;
-        let i = index_of(cluster, &name).filter(|i| *i != not)?;
-        let c = pg_connect(cluster.nodes[i].pg_port).await.ok()?;
-        c.batch_execute("CREATE TABLE IF NOT EXISTS ping (id int)")
-            .await
-            .ok()
-            .map(|_| i)
-    })
+    wait_for(
+        "another member to lead and accept writes",
+        within,
+        || async {
+            let name = holder(cluster)?;
+            let i = index_of(cluster, &name).filter(|i| *i != not)?;
+            let c = pg_connect(cluster.nodes[i].pg_port).await.ok()?;
+            c.batch_execute("CREATE TABLE IF NOT EXISTS ping (id int)")
+                .await
+                .ok()
+                .map(|_| i)
+        },
+    )
     .await
 }
 
@@ -134,18 +138,31 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     let l = cluster.wait_healthy(2, Duration::from_secs(60)).await;
     let (a, b) = others(l);
     let leader_port = cluster.nodes[l].pg_port;
-    let c = pg_connect(leader_port).await.expect("connect to the leader");
-    c.batch_execute("CREATE TABLE t (id int)").await.expect("create");
+    let c = pg_connect(leader_port)
+        .await
+        .expect("connect to the leader");
+    c.batch_execute("CREATE TABLE t (id int)")
+        .await
+        .expect("create");
     let b_port = cluster.nodes[b].pg_port;
-    wait_for("the table on the replicas", Duration::from_secs(10), || async {
-        let c = pg_connect(b_port).await.ok()?;
-        c.query_one("SELECT count(*) FROM t", &[]).await.ok().map(|_| ())
-    })
+    wait_for(
+        "the table on the replicas",
+        Duration::from_secs(10),
+        || async {
+            let c = pg_connect(b_port).await.ok()?;
+            c.query_one("SELECT count(*) FROM t", &[])
+                .await
+                .ok()
+                .map(|_| ())
+        },
+    )
     .await;
     // B stops cleanly (shut down in recovery on timeline 1, before the rows below).
     cluster.nodes[b].terminate();
     // A stops receiving WAL; the leader commits rows only it has, then dies.
-    let receiver = cluster.nodes[a].postgres_child("walreceiver").expect("A's walreceiver");
+    let receiver = cluster.nodes[a]
+        .postgres_child("walreceiver")
+        .expect("A's walreceiver");
     kill(Pid::from_raw(receiver), Signal::SIGSTOP).expect("SIGSTOP walreceiver");
     c.batch_execute("INSERT INTO t SELECT generate_series(1, 100)")
         .await
@@ -156,14 +173,18 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     let _ = kill(Pid::from_raw(receiver), Signal::SIGCONT);
     let a_name = cluster.nodes[a].name.clone();
     let member_key = format!("/service/batman/members/{a_name}");
-    wait_for("A to lead on timeline 2", Duration::from_secs(120), || async {
-        let s = cluster.nodes[a].status().await?;
-        let published = cluster.etcd.get(&member_key)?;
-        (holder(&cluster)? == a_name
-            && s.get("timeline")?.as_u64()? == 2
-            && published.contains("\"timeline\":2"))
-        .then_some(())
-    })
+    wait_for(
+        "A to lead on timeline 2",
+        Duration::from_secs(120),
+        || async {
+            let s = cluster.nodes[a].status().await?;
+            let published = cluster.etcd.get(&member_key)?;
+            (holder(&cluster)? == a_name
+                && s.get("timeline")?.as_u64()? == 2
+                && published.contains("\"timeline\":2"))
+            .then_some(())
+        },
+    )
     .await;
     // Freeze A's daemon (its lock lives for the 60 s ttl); its PostgreSQL keeps running.
     cluster.nodes[a].signal_daemon(Signal::SIGSTOP);
@@ -175,13 +196,22 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     let marker = cluster.nodes[b].data_dir.join("patroni-test-marker");
     std::fs::write(&marker, "").expect("marker");
     cluster.nodes[b].start();
-    wait_for("B to stream on timeline 2", Duration::from_secs(60), || async {
-        let s = cluster.nodes[b].status().await?;
-        (s.get("replication_state")?.as_str()? == "streaming" && s.get("timeline")?.as_u64()? == 2)
-            .then_some(())
-    })
+    wait_for(
+        "B to stream on timeline 2",
+        Duration::from_secs(60),
+        || async {
+            let s = cluster.nodes[b].status().await?;
+            (s.get("replication_state")?.as_str()? == "streaming"
+                && s.get("timeline")?.as_u64()? == 2)
+                .then_some(())
+        },
+    )
     .await;
-    assert!(marker.exists(), "B's data directory was removed\n{}", cluster.logs());
+    assert!(
+        marker.exists(),
+        "B's data directory was removed\n{}",
+        cluster.logs()
+    );
 
     // The old primary, with A's member key claiming timeline 1 like ours.
     let stale = cluster
@@ -194,17 +224,26 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     std::fs::write(&marker, "").expect("marker");
     cluster.nodes[l].start();
     let old = &cluster.nodes[l];
-    wait_for("the old primary to see its WAL diverged", Duration::from_secs(45), || async {
-        kept_stopped(&old.logs()).then_some(())
-    })
+    wait_for(
+        "the old primary to see its WAL diverged",
+        Duration::from_secs(45),
+        || async { kept_stopped(&old.logs()).then_some(()) },
+    )
     .await;
-    assert!(old.postmaster_pid().is_none(), "the diverged old primary runs\n{}", old.logs());
+    assert!(
+        old.postmaster_pid().is_none(),
+        "the diverged old primary runs\n{}",
+        old.logs()
+    );
     assert_ne!(
         http_get(old.api_port, "/replica").await.map(|(c, _)| c),
         Some(200),
         "the diverged old primary is offered as a replica"
     );
-    assert!(marker.exists(), "the old primary's data directory was removed");
+    assert!(
+        marker.exists(),
+        "the old primary's data directory was removed"
+    );
     cluster.nodes[a].signal_daemon(Signal::SIGCONT);
 }
 
@@ -218,7 +257,9 @@ async fn a_slow_promotion_is_not_cut_short_by_the_lease_guard() {
     let l = cluster.wait_healthy(2, Duration::from_secs(60)).await;
     let (a, b) = others(l);
     cluster.nodes[b].terminate();
-    let startup = cluster.nodes[a].postgres_child("startup").expect("A's startup process");
+    let startup = cluster.nodes[a]
+        .postgres_child("startup")
+        .expect("A's startup process");
     kill(Pid::from_raw(startup), Signal::SIGSTOP).expect("SIGSTOP startup");
     let postmaster = cluster.nodes[a].postmaster_pid().expect("A's postmaster");
     cluster.nodes[l].kill_daemon();
@@ -264,23 +305,30 @@ async fn the_loop_keeps_its_pace_is_watched_and_a_panic_fences_postgres() {
     cluster.start_all();
     let leader = cluster.wait_healthy(2, Duration::from_secs(60)).await;
     let api = cluster.nodes[leader].api_port;
-    for patch in [r#"{"loop_wait": 1e300}"#, r#"{"loop_wait": 99999999999999999999}"#] {
+    for patch in [
+        r#"{"loop_wait": 1e300}"#,
+        r#"{"loop_wait": 99999999999999999999}"#,
+    ] {
         let answer = http_request(api, "PATCH", "/config", Some(patch)).await;
         assert_eq!(answer.map(|(c, _)| c), Some(200), "{patch}");
         let since = chrono::Utc::now().timestamp();
         for node in &cluster.nodes {
-            wait_for("every loop to keep cycling", Duration::from_secs(30), || async {
-                (dcs_last_seen(&node.status().await?)? > since + 3).then_some(())
-            })
+            wait_for(
+                "every loop to keep cycling",
+                Duration::from_secs(30),
+                || async { (dcs_last_seen(&node.status().await?)? > since + 3).then_some(()) },
+            )
             .await;
         }
     }
     let (r, _) = others(leader);
     let replica = &cluster.nodes[r];
     replica.inject_fault("stall");
-    wait_for("/liveness to report the stuck loop", Duration::from_secs(60), || async {
-        (http_get(replica.api_port, "/liveness").await?.0 == 503).then_some(())
-    })
+    wait_for(
+        "/liveness to report the stuck loop",
+        Duration::from_secs(60),
+        || async { (http_get(replica.api_port, "/liveness").await?.0 == 503).then_some(()) },
+    )
     .await;
     replica.inject_fault("");
     wait_for("/liveness to recover", Duration::from_secs(30), || async {
@@ -288,12 +336,17 @@ async fn the_loop_keeps_its_pace_is_watched_and_a_panic_fences_postgres() {
     })
     .await;
 
-    let postmaster = cluster.nodes[leader].postmaster_pid().expect("leader's postmaster");
+    let postmaster = cluster.nodes[leader]
+        .postmaster_pid()
+        .expect("leader's postmaster");
     cluster.nodes[leader].inject_fault("panic");
     let node = &mut cluster.nodes[leader];
     let deadline = Instant::now() + Duration::from_secs(30);
     while node.daemon_exited().is_none() {
-        assert!(Instant::now() < deadline, "the panicking daemon did not exit");
+        assert!(
+            Instant::now() < deadline,
+            "the panicking daemon did not exit"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_ne!(
@@ -321,7 +374,11 @@ async fn sigterm_in_pause_leaves_postgres_and_a_duplicate_name_is_refused() {
         if let Some(s) = twin.daemon_exited() {
             break s;
         }
-        assert!(Instant::now() < deadline, "a second {name} kept running\n{}", twin.logs());
+        assert!(
+            Instant::now() < deadline,
+            "a second {name} kept running\n{}",
+            twin.logs()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(!status.success());
@@ -336,12 +393,16 @@ async fn sigterm_in_pause_leaves_postgres_and_a_duplicate_name_is_refused() {
     let paused = http_request(api, "PATCH", "/config", Some(r#"{"pause": true}"#)).await;
     assert_eq!(paused.map(|(c, _)| c), Some(200));
     let leader_name = cluster.nodes[leader].name.clone();
-    wait_for("every member to see the pause", Duration::from_secs(30), || async {
-        for n in &cluster.nodes {
-            n.status().await?.get("pause")?;
-        }
-        Some(())
-    })
+    wait_for(
+        "every member to see the pause",
+        Duration::from_secs(30),
+        || async {
+            for n in &cluster.nodes {
+                n.status().await?.get("pause")?;
+            }
+            Some(())
+        },
+    )
     .await;
     let postmaster = cluster.nodes[leader].postmaster_pid().expect("postmaster");
     cluster.nodes[leader].terminate();

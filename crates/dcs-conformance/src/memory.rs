@@ -247,11 +247,13 @@ impl Dcs for MemoryDcs {
 
     async fn update_leader(
         &self,
-        _: &Cluster,
+        cluster: &Cluster,
         last_lsn: Option<u64>,
     ) -> Result<Option<u32>, DcsError> {
         let held = self.store.with(|d| self.prove_leader(d))?;
-        self.status.after_renewal(self, held, last_lsn).await;
+        self.status
+            .after_renewal(self, cluster, held, last_lsn)
+            .await;
         Ok(held)
     }
 

@@ -313,11 +313,13 @@ impl Dcs for EtcdDcs {
 
     async fn update_leader(
         &self,
-        _cluster: &Cluster,
+        cluster: &Cluster,
         last_lsn: Option<u64>,
     ) -> Result<Option<u32>, DcsError> {
         let held = self.prove_leader().await?;
-        self.status.after_renewal(self, held, last_lsn).await;
+        self.status
+            .after_renewal(self, cluster, held, last_lsn)
+            .await;
         Ok(held)
     }
 

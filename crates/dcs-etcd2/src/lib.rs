@@ -214,7 +214,7 @@ impl Dcs for EtcdV2Dcs {
 
     async fn update_leader(
         &self,
-        _: &Cluster,
+        cluster: &Cluster,
         last_lsn: Option<u64>,
     ) -> Result<Option<u32>, DcsError> {
         let ttl = self.ttl_secs();
@@ -230,7 +230,9 @@ impl Dcs for EtcdV2Dcs {
             _ => None,
         };
         self.state().leading = held.is_some();
-        self.status.after_renewal(self, held, last_lsn).await;
+        self.status
+            .after_renewal(self, cluster, held, last_lsn)
+            .await;
         Ok(held)
     }
 

@@ -61,7 +61,7 @@ async fn fetch(config: &ExhibitorConfig) -> Result<String, DcsError> {
                 None => last = format!("{url}: not an Exhibitor server list: {body}"),
             },
             Ok((code, _)) => last = format!("{url}: HTTP {code}"),
-            Err(e) => last = e,
+            Err(e) => last = e.to_string(),
         }
     }
     Err(DcsError::Unavailable(format!(

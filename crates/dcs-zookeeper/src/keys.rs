@@ -157,7 +157,7 @@ impl Dcs for ZooKeeperDcs {
 
     async fn update_leader(
         &self,
-        _: &Cluster,
+        cluster: &Cluster,
         last_lsn: Option<u64>,
     ) -> Result<Option<u32>, DcsError> {
         let client = self.client().await?;
@@ -187,7 +187,9 @@ impl Dcs for ZooKeeperDcs {
         };
         self.state().leading = held;
         let held = held.then(|| self.lock_ttl());
-        self.status.after_renewal(self, held, last_lsn).await;
+        self.status
+            .after_renewal(self, cluster, held, last_lsn)
+            .await;
         Ok(held)
     }
 

@@ -213,7 +213,8 @@ impl Postgresql {
     /// `postmaster.pid` yet). It is our child, so its pid cannot be reused before we reap it.
     fn spawned_alive(&self) -> Option<i32> {
         let pid = self.control().spawned?;
-        let alive = crate::pidfile::ProcStat::read(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'));
+        let alive =
+            crate::pidfile::ProcStat::read(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'));
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         (alive && comm.trim() == "postgres").then_some(pid)
     }

@@ -44,7 +44,9 @@ async fn instance(dir: &TempDir, scope: &str) -> Arc<Postgresql> {
 }
 
 async fn started(pg: &Postgresql) -> i32 {
-    pg.start(&DynamicConfig::default(), None).await.expect("start");
+    pg.start(&DynamicConfig::default(), None)
+        .await
+        .expect("start");
     pg.wait_ready(Duration::from_secs(60)).await.expect("ready");
     pg.postmaster_pid().expect("a postmaster runs")
 }
@@ -66,10 +68,14 @@ async fn checkpoint_leaves_the_shared_connection_with_its_statement_timeout() {
     let pg = instance(&dir, "checkpoint-test").await;
     started(&pg).await;
     pg.status().await.expect("status on the shared connection");
-    pg.checkpoint(Duration::from_secs(30)).await.expect("checkpoint");
+    pg.checkpoint(Duration::from_secs(30))
+        .await
+        .expect("checkpoint");
     // The HA loop's connection keeps its 2 s limit: a 3 s statement is cancelled.
     let slow = pg.execute("SELECT pg_catalog.pg_sleep(3)").await;
-    pg.stop(StopMode::Immediate, Duration::from_secs(10)).await.expect("stop");
+    pg.stop(StopMode::Immediate, Duration::from_secs(10))
+        .await
+        .expect("stop");
     assert!(
         slow.is_err(),
         "a 3 s query ran on the shared connection after CHECKPOINT: statement_timeout was lifted"
@@ -88,9 +94,11 @@ async fn a_start_waits_for_a_stop_in_progress() {
         let pg = Arc::clone(&pg);
         tokio::spawn(async move { pg.stop(StopMode::Immediate, Duration::from_secs(30)).await })
     };
-    wait_for("the stop signal to be sent", Duration::from_secs(10), || async {
-        pending(old, Signal::SIGQUIT).then_some(())
-    })
+    wait_for(
+        "the stop signal to be sent",
+        Duration::from_secs(10),
+        || async { pending(old, Signal::SIGQUIT).then_some(()) },
+    )
     .await;
     // A start while the old postmaster still stops must wait for it, not report success.
     let starting = {
@@ -100,15 +108,22 @@ async fn a_start_waits_for_a_stop_in_progress() {
     for _ in 0..20 {
         tokio::task::yield_now().await;
     }
-    assert!(!starting.is_finished(), "the start did not wait for the stop in progress");
+    assert!(
+        !starting.is_finished(),
+        "the start did not wait for the stop in progress"
+    );
     kill(Pid::from_raw(old), Signal::SIGCONT).expect("SIGCONT");
     stopping.await.expect("stop task").expect("stop");
     starting.await.expect("start task").expect("start");
-    pg.wait_ready(Duration::from_secs(60)).await.expect("the new postmaster is ready");
+    pg.wait_ready(Duration::from_secs(60))
+        .await
+        .expect("the new postmaster is ready");
     let new = pg.postmaster_pid().expect("a postmaster runs");
     assert_ne!(new, old);
     assert!(pg.status().await.is_ok());
-    pg.stop(StopMode::Immediate, Duration::from_secs(10)).await.expect("stop");
+    pg.stop(StopMode::Immediate, Duration::from_secs(10))
+        .await
+        .expect("stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,14 +132,21 @@ async fn fencing_a_frozen_postmaster_kills_its_backends_too() {
     let dir = TempDir::new("pg-fence");
     let pg = instance(&dir, "fence-test").await;
     let pid = started(&pg).await;
-    assert!(pg.may_be_writable(), "a primary we started is armed for the guard");
+    assert!(
+        pg.may_be_writable(),
+        "a primary we started is armed for the guard"
+    );
     kill(Pid::from_raw(pid), Signal::SIGSTOP).expect("SIGSTOP");
     let fenced = {
         let pg = Arc::clone(&pg);
         tokio::task::spawn_blocking(move || pg.fence())
     };
     fenced.await.expect("fence");
-    assert_eq!(pg.postmaster_pid(), None, "the frozen postmaster survived fencing");
+    assert_eq!(
+        pg.postmaster_pid(),
+        None,
+        "the frozen postmaster survived fencing"
+    );
     assert!(!pg.may_be_writable());
     let orphans: Vec<i32> = std::fs::read_dir("/proc")
         .expect("proc")
@@ -134,5 +156,8 @@ async fn fencing_a_frozen_postmaster_kills_its_backends_too() {
                 .is_ok_and(|c| c.contains("fence-test"))
         })
         .collect();
-    assert!(orphans.is_empty(), "PostgreSQL processes left behind: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "PostgreSQL processes left behind: {orphans:?}"
+    );
 }

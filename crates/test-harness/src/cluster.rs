@@ -62,7 +62,13 @@ impl TestCluster {
 
     /// Another node of this cluster (same DCS), configured with `opts` and not started: e.g.
     /// a second daemon that claims a running member's name.
-    pub fn extra_node(&self, binary: &Path, dir_name: &str, name: &str, opts: &NodeOptions) -> Node {
+    pub fn extra_node(
+        &self,
+        binary: &Path,
+        dir_name: &str,
+        name: &str,
+        opts: &NodeOptions,
+    ) -> Node {
         let dir = self.dir.path().join(dir_name);
         std::fs::create_dir_all(&dir).expect("extra node dir");
         let (uid, gid) = crate::postgres_ids();

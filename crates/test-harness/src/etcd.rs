@@ -75,4 +75,38 @@ impl Etcd {
         self.stop();
         self.spawn();
     }
+
+    /// Writes `value` (anything, even empty or starting with `-`) at `key` through the v3
+    /// API, with no lease: what anyone with write access to the DCS can do.
+    pub fn put(&self, key: &str, value: &str) {
+        self.etcdctl(&["put", "--", key, value]);
+    }
+
+    /// Deletes `key` (v3 API).
+    pub fn delete(&self, key: &str) {
+        self.etcdctl(&["del", "--", key]);
+    }
+
+    /// The value at `key` (v3 API), if any.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let out = self.etcdctl(&["get", "--print-value-only", "--", key]);
+        // etcdctl ends the value with a newline of its own; nothing printed means no key.
+        (!out.is_empty()).then(|| out.strip_suffix('\n').unwrap_or(&out).to_string())
+    }
+
+    fn etcdctl(&self, args: &[&str]) -> String {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("--endpoints")
+            .arg(self.endpoint())
+            .args(args)
+            .output()
+            .expect("cannot run etcdctl (apt-get install etcd-client)");
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }

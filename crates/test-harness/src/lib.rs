@@ -7,6 +7,7 @@
 mod cluster;
 mod ctl;
 mod etcd;
+mod fake_member;
 mod hanging;
 mod node;
 mod server;
@@ -15,6 +16,7 @@ mod zookeeper;
 pub use cluster::TestCluster;
 pub use ctl::{patronictl, reference_program, run_patronictl};
 pub use etcd::Etcd;
+pub use fake_member::{FakeMember, Misbehaviour};
 pub use hanging::hanging_bin_dir;
 pub use node::{DcsKind, Node, NodeOptions};
 pub use server::DcsServer;

@@ -242,6 +242,7 @@ tags:
     /// Sends `sig` to the daemon (SIGSTOP / SIGCONT freeze and thaw it).
     pub fn signal_daemon(&self, sig: Signal) {
         if let Some(pid) = self.daemon_pid() {
+            // A daemon that already exited has nothing to freeze or thaw.
             let _ = kill(Pid::from_raw(pid as i32), sig);
         }
     }
@@ -253,7 +254,13 @@ tags:
         std::fs::read_dir("/proc").ok()?.find_map(|e| {
             let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let ppid: i32 = stat.rsplit_once(") ")?.1.split_whitespace().nth(1)?.parse().ok()?;
+            let ppid: i32 = stat
+                .rsplit_once(") ")?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
             let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
             (ppid == postmaster && cmdline.contains(title)).then_some(pid)
         })
@@ -270,6 +277,12 @@ tags:
             // Absent already is what we want.
             let _ = std::fs::remove_file(&marker);
         }
+    }
+
+    /// How the daemon ended, if it has (crashed or stopped by itself); `None` while it runs
+    /// or when it was never started.
+    pub fn daemon_exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
     }
 
     /// The daemon's pid while it runs.

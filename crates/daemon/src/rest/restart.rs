@@ -41,13 +41,20 @@ fn version_num(text: &str) -> Option<i32> {
     let parts: Vec<i32> = text
         .trim()
         .split('.')
-        .map(|p| p.parse().ok())
+        .map(|p| p.parse().ok().filter(|n: &i32| *n >= 0))
         .collect::<Option<_>>()?;
+    // Checked: a version nobody runs ("999999") is invalid, not an overflow.
+    let num = |major: i32, minor: i32, patch: i32| {
+        major
+            .checked_mul(10000)?
+            .checked_add(minor.checked_mul(100)?)?
+            .checked_add(patch)
+    };
     match parts.as_slice() {
-        [major] if *major >= 10 => Some(major * 10000),
-        [major, minor] if *major >= 10 => Some(major * 10000 + minor),
-        [major, minor] => Some(major * 10000 + minor * 100),
-        [major, minor, patch] if *major < 10 => Some(major * 10000 + minor * 100 + patch),
+        [major] if *major >= 10 => num(*major, 0, 0),
+        [major, minor] if *major >= 10 => num(*major, 0, *minor),
+        [major, minor] => num(*major, *minor, 0),
+        [major, minor, patch] if *major < 10 => num(*major, *minor, *patch),
         _ => None,
     }
 }
@@ -197,5 +204,8 @@ mod tests {
         assert_eq!(super::version_num("16"), Some(160000));
         assert_eq!(super::version_num("9.6.1"), Some(90601));
         assert_eq!(super::version_num("x"), None);
+        assert_eq!(super::version_num("999999"), None);
+        assert_eq!(super::version_num("214748.99999"), None);
+        assert_eq!(super::version_num("-5.-5"), None);
     }
 }
