@@ -63,7 +63,7 @@ impl MemoryStore {
                 mine: Vec::new(),
                 seen: None,
             }),
-            status: StatusKey::default(),
+            status: StatusKey,
         }
     }
 

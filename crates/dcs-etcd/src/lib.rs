@@ -98,7 +98,7 @@ impl EtcdDcs {
                 retry_timeout,
                 lease: None,
             }),
-            status: StatusKey::default(),
+            status: StatusKey,
             wake: std::sync::Arc::new(Notify::new()),
             watcher: Mutex::new(None),
             lease_op: tokio::sync::Mutex::new(()),

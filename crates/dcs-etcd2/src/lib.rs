@@ -74,7 +74,7 @@ impl EtcdV2Dcs {
                 retry_timeout,
                 leading: false,
             }),
-            status: StatusKey::default(),
+            status: StatusKey,
             wake: Arc::new(Notify::new()),
             next_index: Arc::new(AtomicI64::new(0)),
             watcher: Mutex::new(None),

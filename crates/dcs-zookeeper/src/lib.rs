@@ -128,7 +128,7 @@ impl ZooKeeperDcs {
                 leading: false,
                 member_read: None,
             }),
-            status: StatusKey::default(),
+            status: StatusKey,
             session: tokio::sync::Mutex::new(None),
             wake: Arc::new(Notify::new()),
             watcher: Mutex::new(None),
