@@ -91,12 +91,7 @@ fn read_yaml(path: &PathBuf) -> anyhow::Result<Value> {
 /// standby cluster...): the daemons would ignore it and the user would believe otherwise.
 /// Keys already in `/config` before the edit are left to the daemons' own warnings.
 fn refuse_unsupported(before: &Value, after: &Value) -> anyhow::Result<()> {
-    let already = patroni_core::config::check_dynamic(before).refused;
-    let new: Vec<String> = patroni_core::config::check_dynamic(after)
-        .refused
-        .into_iter()
-        .filter(|r| !already.contains(r))
-        .collect();
+    let new = patroni_core::config::newly_refused(before, after);
     if new.is_empty() {
         return Ok(());
     }

@@ -45,6 +45,40 @@ async fn new_leader(cluster: &TestCluster, not: usize, within: Duration) -> usiz
     .await
 }
 
+/// The postmaster that `hanging_bin_dir` made hang (a copy of sleep).
+fn is_hanging(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.contains("infinity"))
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(
+            s.rsplit_once(") ").and_then(|(_, r)| r.chars().next()),
+            Some('Z' | 'X')
+        )
+    })
+}
+
+/// Polls `check` until it holds, or fails with every node's log.
+async fn until<T, F, Fut>(cluster: &TestCluster, what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn others(leader: usize) -> (usize, usize) {
     let rest: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
     (rest[0], rest[1])
@@ -70,16 +104,18 @@ async fn a_hanging_start_keeps_the_lock_then_stops_postgres_before_releasing_it(
     old.hang_starts(true);
     old.kill_postmaster();
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut saw_hanging = false;
+    let mut hanging = None;
     loop {
         // The lock first, then the postmaster: a lock seen elsewhere must find it gone.
         let lock = holder(&cluster);
-        let hanging = old.postmaster_pid();
-        saw_hanging |= hanging.is_some();
+        if hanging.is_none() {
+            hanging = old.postmaster_pid().filter(|pid| is_hanging(*pid));
+        }
+        let still_runs = hanging.is_some_and(alive);
         if let Some(other) = lock.filter(|h| *h != old.name) {
             assert!(
-                hanging.is_none(),
-                "{other} took the lock while {}'s postmaster (pid {hanging:?}) still ran\n{}",
+                !still_runs,
+                "{other} took the lock while {}'s hanging postmaster (pid {hanging:?}) still ran\n{}",
                 old.name,
                 cluster.logs()
             );
@@ -92,7 +128,10 @@ async fn a_hanging_start_keeps_the_lock_then_stops_postgres_before_releasing_it(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(saw_hanging, "the leader never restarted its PostgreSQL");
+    assert!(
+        hanging.is_some(),
+        "the leader never restarted its PostgreSQL"
+    );
     new_leader(&cluster, leader, Duration::from_secs(30)).await;
     // Once its PostgreSQL can start again, the old leader rejoins as a replica.
     old.hang_starts(false);
@@ -169,11 +208,14 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
         .expect("rows only the old leader has");
     cluster.nodes[l].kill_daemon();
     cluster.nodes[l].kill_postmaster();
+    // Its lock would expire with its lease; deleting it saves the test a ttl of waiting.
+    cluster.etcd.delete(LEADER_KEY);
     // The walreceiver is about to be killed or to reconnect: either way it must not stay frozen.
     let _ = kill(Pid::from_raw(receiver), Signal::SIGCONT);
     let a_name = cluster.nodes[a].name.clone();
     let member_key = format!("/service/batman/members/{a_name}");
-    wait_for(
+    until(
+        &cluster,
         "A to lead on timeline 2",
         Duration::from_secs(120),
         || async {
@@ -186,6 +228,19 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
         },
     )
     .await;
+    // B's slot: A would create it once it sees B's member key again, but A is about to be
+    // frozen.
+    let a_port = cluster.nodes[a].pg_port;
+    let b_slot = cluster.nodes[b].name.clone();
+    let a_client = pg_connect(a_port).await.expect("connect to A");
+    a_client
+        .execute(
+            "SELECT pg_catalog.pg_create_physical_replication_slot($1) WHERE NOT EXISTS \
+             (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)",
+            &[&b_slot],
+        )
+        .await
+        .expect("B's slot on A");
     // Freeze A's daemon (its lock lives for the 60 s ttl); its PostgreSQL keeps running.
     cluster.nodes[a].signal_daemon(Signal::SIGSTOP);
     cluster
@@ -196,7 +251,8 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     let marker = cluster.nodes[b].data_dir.join("patroni-test-marker");
     std::fs::write(&marker, "").expect("marker");
     cluster.nodes[b].start();
-    wait_for(
+    until(
+        &cluster,
         "B to stream on timeline 2",
         Duration::from_secs(60),
         || async {
@@ -224,7 +280,8 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     std::fs::write(&marker, "").expect("marker");
     cluster.nodes[l].start();
     let old = &cluster.nodes[l];
-    wait_for(
+    until(
+        &cluster,
         "the old primary to see its WAL diverged",
         Duration::from_secs(45),
         || async { kept_stopped(&old.logs()).then_some(()) },

@@ -9,21 +9,7 @@ use tokio_postgres::{Client, NoTls};
 use crate::{PgError, Postgresql};
 
 /// One row of `pg_stat_replication`, as `/patroni` reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplicationRow {
-    /// `usename`.
-    pub usename: Option<String>,
-    /// `application_name`.
-    pub application_name: String,
-    /// `client_addr`.
-    pub client_addr: Option<String>,
-    /// `state`.
-    pub state: Option<String>,
-    /// `sync_state`.
-    pub sync_state: Option<String>,
-    /// `sync_priority`.
-    pub sync_priority: i32,
-}
+pub use patroni_core::status::ReplicationInfo as ReplicationRow;
 
 /// What one status query returns.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -19,7 +19,7 @@ pub use dcs::{DcsSection, EtcdConfig, ExhibitorConfig, ZooKeeperConfig};
 pub use dynamic::DynamicConfig;
 pub use load::{load_tree, parse_yaml};
 pub use local::{Config, Strictness};
-pub use schema::{check_ctl, check_dynamic, check_local, KeyReport};
+pub use schema::{check_ctl, check_dynamic, check_local, newly_refused, KeyReport};
 pub use types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 
 /// What went wrong with a configuration.

@@ -236,6 +236,10 @@ impl Ha {
             .await
             .map_err(|e| e.to_string());
         let verdict = ha::assess(leader, position, answer);
+        if verdict == self.divergence {
+            // Asked again while our timeline catches up: only a change is worth a line.
+            return verdict;
+        }
         match &verdict {
             Divergence::Fine { timeline, .. } => {
                 tracing::info!("our WAL is on the history of leader {leader} (timeline {timeline})")

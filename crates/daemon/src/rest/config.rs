@@ -9,12 +9,7 @@ use super::{Api, Request, Response};
 /// A 400 naming each key the change asks for that patroni-rs cannot honour yet (synchronous
 /// mode, standby cluster...); keys already in `/config` before are left alone.
 fn refused_keys(before: &Value, after: &Value) -> Option<Response> {
-    let already = patroni_core::config::check_dynamic(before).refused;
-    let new: Vec<String> = patroni_core::config::check_dynamic(after)
-        .refused
-        .into_iter()
-        .filter(|r| !already.contains(r))
-        .collect();
+    let new = patroni_core::config::newly_refused(before, after);
     (!new.is_empty()).then(|| Response::Text(400, new.join("\n")))
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use patroni_core::state::{PgState, Role};
-use patroni_core::status::{PatroniInfo, ReplicationInfo, StatusDocument, Xlog};
+use patroni_core::status::{PatroniInfo, StatusDocument, Xlog};
 use patroni_postgres::PgStatus;
 use serde_json::Value;
 
@@ -38,18 +38,7 @@ fn fill_from_status(doc: &mut StatusDocument, st: &PgStatus) {
     });
     doc.timeline = Some(st.timeline);
     doc.replication_state = st.replication_state().map(str::to_string);
-    doc.replication = st
-        .replication
-        .iter()
-        .map(|r| ReplicationInfo {
-            usename: r.usename.clone(),
-            application_name: r.application_name.clone(),
-            client_addr: r.client_addr.clone(),
-            state: r.state.clone(),
-            sync_state: r.sync_state.clone(),
-            sync_priority: r.sync_priority,
-        })
-        .collect();
+    doc.replication = st.replication.clone();
 }
 
 impl Api {

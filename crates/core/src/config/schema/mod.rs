@@ -39,6 +39,18 @@ pub fn check_ctl(tree: &Value) -> KeyReport {
     check_root(tree, Mode::Ctl)
 }
 
+/// What a change of the dynamic configuration from `before` to `after` newly asks for that
+/// patroni-rs cannot honour (one message per key). Keys already refused in `before` are not
+/// repeated: they were written by someone else and the daemons warn about them.
+pub fn newly_refused(before: &Value, after: &Value) -> Vec<String> {
+    let already = check_dynamic(before).refused;
+    check_dynamic(after)
+        .refused
+        .into_iter()
+        .filter(|r| !already.contains(r))
+        .collect()
+}
+
 /// The dynamic configuration as stored in the DCS `/config` key (or bootstrap.dcs), keys
 /// reported relative to it (e.g. "synchronous_mode", "postgresql.recovery_conf").
 pub fn check_dynamic(config: &Value) -> KeyReport {
