@@ -1,5 +1,5 @@
 //! Creating a data directory: initdb for a new cluster (with its roles), pg_basebackup for
-//! a replica, and pg_rewind for a former primary (postgres-management.md §6, §7).
+//! a replica, and pg_rewind for a former primary (docs/postgres.md).
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
@@ -152,7 +152,8 @@ impl Postgresql {
     }
 
     /// `pg_basebackup` from the member at `host:port`, as the replication user.
-    /// Two attempts, the data directory emptied before each (postgres-management.md §6.3).
+    /// Two attempts, the data directory emptied before each: pg_basebackup refuses a
+    /// non-empty target, and a failed attempt leaves a partial copy behind.
     pub async fn basebackup(&self, host: &str, port: u16) -> Result<(), PgError> {
         let config = self.config();
         let pg = &config.postgresql;
