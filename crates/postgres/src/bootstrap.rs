@@ -185,11 +185,13 @@ impl Postgresql {
             if last.is_ok() {
                 // The copy carries the source's config: ours is written before each start.
                 for f in ["postgresql.conf", "standby.signal", "recovery.signal"] {
+                    // Mostly absent; the first two are rewritten before every start anyway.
                     let _ = tokio::fs::remove_file(self.data_dir().join(f)).await;
                 }
                 return Ok(());
             }
         }
+        // pg_basebackup cleans up after itself; the next clone empties the directory first.
         let _ = self.remove_data_directory().await;
         last
     }
@@ -235,6 +237,7 @@ impl Postgresql {
         // pg_rewind copies the source's postgresql.conf over ours; it is rewritten at start.
         let base = self.conf_dir().join("postgresql.base.conf");
         if !base.exists() {
+            // write_postgresql_conf creates it too before every start, and reports its errors.
             let _ = tokio::fs::write(&base, "").await;
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! `postgresql.base.conf`), `pg_hba.conf`, the pgpass file, and the replica's recovery
 //! settings (docs/postgres.md).
 
+// `writeln!` into a String cannot fail: the `let _ =` below drop an always-Ok `fmt::Result`.
 use std::fmt::Write as _;
 use std::path::Path;
 
