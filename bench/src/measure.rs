@@ -161,7 +161,13 @@ impl Writer {
     async fn stop(self) -> Vec<Instant> {
         self.stop.store(true, Ordering::SeqCst);
         let Writer { acked, task, .. } = self;
-        let _ = task.await;
+        // A write loop that panicked would leave the acknowledgements incomplete: say so, since
+        // the numbers computed from them would be wrong.
+        if let Err(e) = task.await {
+            eprintln!(
+                "  write loop ended abnormally ({e}): the acknowledged writes are incomplete"
+            );
+        }
         // The task held the only other reference and has ended.
         Arc::try_unwrap(acked)
             .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))

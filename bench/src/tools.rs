@@ -76,6 +76,7 @@ pub fn hyperfine(command: &str, runs: usize) -> anyhow::Result<Vec<f64>> {
         bail!("hyperfine failed on {command}");
     }
     let text = std::fs::read_to_string(&json)?;
+    // Its content is read; a leftover temporary file costs nothing.
     let _ = std::fs::remove_file(&json);
     let doc: serde_json::Value = serde_json::from_str(&text)?;
     let times = doc["results"][0]["times"]

@@ -2,7 +2,7 @@
 //!
 //! Every backend returns the raw keys under the cluster prefix as [`KeyValue`]s and
 //! [`Cluster::from_keys`] does the parsing, so all backends tolerate the same garbage the same
-//! way (dcs-layout.md §4: an unparsable value is treated as empty).
+//! way: as in upstream, an unparsable value is treated as empty.
 
 use serde_json::{Map, Value};
 
@@ -470,7 +470,8 @@ pub fn valid_timeline(t: u64) -> bool {
     (1..=MAX_TIMELINE).contains(&t)
 }
 
-/// The replication slot name Patroni derives from a member name (dcs-layout.md §3.1).
+/// The replication slot name Patroni derives from a member name. The primary and its replicas
+/// each derive it on their own, and either may be upstream Patroni: the rule must be upstream's.
 pub fn slot_name_from_member_name(name: &str) -> String {
     let mut out = String::new();
     for c in name.to_lowercase().chars() {

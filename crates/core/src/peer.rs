@@ -1,5 +1,5 @@
 //! What a member learns about another member from its `GET /patroni` answer, as used in the
-//! leader race (rest-api.md §5: `role`, `xlog`, `timeline`, `tags`, `watchdog_failed`).
+//! leader race (`role`, `xlog`, `timeline`, `tags`, `watchdog_failed`; docs/rest-api.md).
 
 use serde_json::Value;
 

@@ -1,5 +1,6 @@
 //! Timestamps of scheduled switchovers and restarts: any unambiguous form, but with a time
-//! zone (rest-api.md §9 step 3), rendered back as Python's `isoformat()` does.
+//! zone (a local time would mean a different moment on each member), rendered back as
+//! Python's `isoformat()` does.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 

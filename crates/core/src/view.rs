@@ -1,5 +1,5 @@
-//! The cluster as `GET /cluster` and `patronictl list` present it (rest-api.md §6,
-//! changes-4x.md §9.4): roles, states, hosts, LSNs and lags derived from the DCS view.
+//! The cluster as `GET /cluster` and `patronictl list` present it (docs/rest-api.md):
+//! roles, states, hosts, LSNs and lags derived from the DCS view.
 
 use serde_json::{json, Map, Value};
 

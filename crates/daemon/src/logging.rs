@@ -48,6 +48,7 @@ pub fn init(level: &str) {
     let filter = tracing_subscriber::EnvFilter::new(format!(
         "warn,patroni={level},patroni_core={level},patroni_postgres={level},patroni_dcs_etcd={level},patroni_dcs_etcd2={level},patroni_dcs_zookeeper={level}"
     ));
+    // Fails only when a logger is already installed (a test's own), which then gets the lines.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,6 +1,6 @@
-//! The REST API against the golden table of Patroni 4.1.4 (observed-4.1.md §2.7): status codes
-//! per path and role in an asynchronous cluster, bare status lines for HEAD/OPTIONS, and the
-//! JSON documents' fields.
+//! The REST API against the golden table recorded from Patroni 4.1.4 (docs/rest-api.md):
+//! status codes per path and role in an asynchronous cluster, bare status lines for
+//! HEAD/OPTIONS, and the JSON documents' fields.
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The etcd v2 backend (the `etcd:` section, dcs-layout.md §7.2).
+//! The etcd v2 backend (the `etcd:` section, docs/dcs.md).
 //!
 //! There are no leases in v2: `leader` and `members/<name>` are keys with a `ttl` that this
 //! node refreshes. Taking the lock is `prevExist=false`; renewing and deleting it compare the

@@ -1,4 +1,4 @@
-//! Exhibitor (dcs-layout.md §7.6): the ZooKeeper servers come from
+//! Exhibitor (docs/dcs.md): the ZooKeeper servers come from
 //! `http://<host>:<port>/exhibitor/v1/cluster/list`, read at start and every
 //! `poll_interval`. A changed list is used by the next session; the current one stays, since
 //! closing it would drop the lock.

@@ -1,4 +1,4 @@
-//! The ZooKeeper backend (the `zookeeper:` and `exhibitor:` sections, dcs-layout.md §7.3) on
+//! The ZooKeeper backend (the `zookeeper:` and `exhibitor:` sections, docs/dcs.md) on
 //! the zookeeper-client crate.
 //!
 //! `leader` and `members/<name>` are ephemeral znodes of this node's session, so the session

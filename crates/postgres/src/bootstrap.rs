@@ -1,5 +1,5 @@
 //! Creating a data directory: initdb for a new cluster (with its roles), pg_basebackup for
-//! a replica, and pg_rewind for a former primary (postgres-management.md §6, §7).
+//! a replica, and pg_rewind for a former primary (docs/postgres.md).
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
@@ -152,7 +152,8 @@ impl Postgresql {
     }
 
     /// `pg_basebackup` from the member at `host:port`, as the replication user.
-    /// Two attempts, the data directory emptied before each (postgres-management.md §6.3).
+    /// Two attempts, the data directory emptied before each: pg_basebackup refuses a
+    /// non-empty target, and a failed attempt leaves a partial copy behind.
     pub async fn basebackup(&self, host: &str, port: u16) -> Result<(), PgError> {
         let config = self.config();
         let pg = &config.postgresql;
@@ -184,11 +185,13 @@ impl Postgresql {
             if last.is_ok() {
                 // The copy carries the source's config: ours is written before each start.
                 for f in ["postgresql.conf", "standby.signal", "recovery.signal"] {
+                    // Mostly absent; the first two are rewritten before every start anyway.
                     let _ = tokio::fs::remove_file(self.data_dir().join(f)).await;
                 }
                 return Ok(());
             }
         }
+        // pg_basebackup cleans up after itself; the next clone empties the directory first.
         let _ = self.remove_data_directory().await;
         last
     }
@@ -234,6 +237,7 @@ impl Postgresql {
         // pg_rewind copies the source's postgresql.conf over ours; it is rewritten at start.
         let base = self.conf_dir().join("postgresql.base.conf");
         if !base.exists() {
+            // write_postgresql_conf creates it too before every start, and reports its errors.
             let _ = tokio::fs::write(&base, "").await;
         }
         Ok(())

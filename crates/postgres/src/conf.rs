@@ -1,7 +1,8 @@
 //! The files patroni-rs owns in the data directory: `postgresql.conf` (the original kept as
 //! `postgresql.base.conf`), `pg_hba.conf`, the pgpass file, and the replica's recovery
-//! settings (postgres-management.md §1, §2, §5).
+//! settings (docs/postgres.md).
 
+// `writeln!` into a String cannot fail: the `let _ =` below drop an always-Ok `fmt::Result`.
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -172,7 +173,8 @@ pub struct ReplicaOf {
 }
 
 impl Postgresql {
-    /// `primary_conninfo` for streaming from `upstream` (postgres-management.md §5).
+    /// `primary_conninfo` for streaming from `upstream`, with the keys and defaults upstream
+    /// writes (the password stays in the pgpass file, out of `postgresql.conf`).
     pub fn primary_conninfo(&self, upstream: &ReplicaOf) -> String {
         let config = self.config();
         let pg = &config.postgresql;

@@ -1,4 +1,4 @@
-//! Everything patroni-rs does to a local PostgreSQL (postgres-management.md): the files it
+//! Everything patroni-rs does to a local PostgreSQL (docs/postgres.md): the files it
 //! owns, starting, stopping and promoting the postmaster, creating a cluster or a replica,
 //! pg_rewind, and the queries that tell the HA loop what PostgreSQL is doing.
 

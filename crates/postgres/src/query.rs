@@ -1,5 +1,5 @@
 //! The queries that tell the HA loop and the REST API what PostgreSQL is doing
-//! (postgres-management.md §10), and the few statements that change it.
+//! (docs/postgres.md), and the few statements that change it.
 
 use std::sync::Arc;
 use std::time::Duration;

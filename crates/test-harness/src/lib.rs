@@ -84,6 +84,7 @@ impl TempDir {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let path =
             std::env::temp_dir().join(format!("patroni-test-{name}-{}-{n}", std::process::id()));
+        // Usually absent; a leftover of an earlier run that cannot go fails the test loudly later.
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
         let (uid, gid) = postgres_ids();
@@ -101,6 +102,7 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         if std::env::var_os("PATRONI_TEST_KEEP").is_none() {
+            // A drop must not panic; what is left is only clutter in the temporary directory.
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }

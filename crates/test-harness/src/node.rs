@@ -305,6 +305,7 @@ tags:
     /// `kill -9` of the daemon (PostgreSQL keeps running).
     pub fn kill_daemon(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // Both fail only when the daemon already exited and was reaped: nothing left to do.
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -313,6 +314,7 @@ tags:
     /// SIGHUP to the daemon: re-read the configuration file.
     pub fn sighup(&self) {
         if let Some(pid) = self.daemon_pid() {
+            // Only a daemon that exited refuses it; the test's check of the reload then fails.
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGHUP,
@@ -323,6 +325,7 @@ tags:
     /// `kill -9` of the postmaster and every process of its group.
     pub fn kill_postmaster(&self) {
         if let Some(pid) = self.postmaster_pid() {
+            // ESRCH: already dead (or no such group), which is the state asked for.
             let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
@@ -331,6 +334,7 @@ tags:
     /// Sends SIGTERM to the daemon; returns its exit status once it exited (or after 90 s).
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
+        // Fails only when it already exited, which the wait below sees at once.
         let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
         for _ in 0..900 {
             if let Ok(Some(status)) = child.try_wait() {
@@ -338,6 +342,7 @@ tags:
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        // Fails only when it exited meanwhile; the wait returns its status either way.
         let _ = child.kill();
         child.wait().ok()
     }
@@ -371,6 +376,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill_daemon();
         if let Some(pid) = self.postmaster_pid() {
+            // A postmaster already gone is what the cleanup wants.
             let _ = kill(Pid::from_raw(pid), Signal::SIGQUIT);
             for _ in 0..50 {
                 if kill(Pid::from_raw(pid), None).is_err() {

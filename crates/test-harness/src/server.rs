@@ -17,6 +17,7 @@ impl ServerProcess {
     /// Kills and reaps the process.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.0.take() {
+            // Both fail only when the process already exited and was reaped.
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -65,6 +65,7 @@ impl ZooKeeper {
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        // Refused only for a zero duration; this one is not.
         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let mut out = String::new();
         s.write_all(b"srvr").is_ok()

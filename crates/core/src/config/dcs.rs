@@ -1,4 +1,4 @@
-//! The DCS sections of the local configuration (configuration.md §3.5): which store a node
+//! The DCS sections of the local configuration (docs/dcs.md): which store a node
 //! uses and how to reach it. Exactly one is used, the first found in Patroni's order.
 
 use super::value::Section;
@@ -106,7 +106,8 @@ pub(super) fn dcs_section(
                 DcsSection::Etcd(cfg)
             }))
         }
-        // Patroni rewrites the old `zookeeper.exhibitor` into `exhibitor` (configuration.md §1.7).
+        // Patroni moves the old `zookeeper.exhibitor` to `exhibitor`: both spellings mean the
+        // same servers.
         "zookeeper" if s.has("exhibitor") => {
             exhibitor_section(&s.section("exhibitor")?).map(|c| Some(DcsSection::Exhibitor(c)))
         }

@@ -1,5 +1,5 @@
 //! `PATRONI_*` environment variables, mapped onto the configuration tree as upstream does
-//! (configuration.md §3.5 and §4).
+//! (docs/configuration-keys.md), so deployments that configure Patroni through them keep working.
 
 use serde_json::{Map, Value};
 

@@ -1,7 +1,7 @@
 //! Patroni's configuration: the YAML file (or directory), `PATRONI_*` overrides, and the typed
 //! view the daemon and patronictl work from.
 //!
-//! Loading follows configuration.md §1: a file or directory of `*.yml` files, else
+//! Loading follows upstream's order: a file or directory of `*.yml` files, else
 //! `PATRONI_CONFIGURATION`, else the environment alone; environment variables are merged over
 //! the file. Validation happens once, before anything is touched, and every error names its key.
 

@@ -1,5 +1,5 @@
-//! What the leader does with a pending `failover` key (ha-loop.md §4.2), and whether any other
-//! member can take over (§5.3).
+//! What the leader does with a pending `failover` key, and whether any other member can take
+//! over (docs/architecture.md).
 
 use chrono::{DateTime, FixedOffset};
 

@@ -1,4 +1,4 @@
-//! The REST API (rest-api.md): health checks for HAProxy and load balancers, `/patroni`,
+//! The REST API (docs/rest-api.md): health checks for HAProxy and load balancers, `/patroni`,
 //! `/cluster`, `/history`, `/config`, `/liveness`, `/readiness`, `/metrics`.
 //!
 //! The HTTP side (reading requests within limits, rendering responses) is in `http`; this
@@ -34,8 +34,8 @@ pub struct Api {
     pub(crate) status_cache: pg_cache::StatusCache,
 }
 
-/// Handlers whose POST/PUT/PATCH/DELETE need `restapi.authentication` (rest-api.md §2;
-/// upstream forgot `mpp`, which stays open).
+/// Handlers whose POST/PUT/PATCH/DELETE need `restapi.authentication`: upstream's list, which
+/// forgot `mpp`, so a client may expect it to stay open.
 const UNSAFE_ENDPOINTS: &[&str] = &[
     "config",
     "reload",
@@ -54,8 +54,8 @@ impl Api {
         self.shared.config()
     }
 
-    /// Basic auth for unsafe endpoints when `restapi.authentication` is set (rest-api.md §2),
-    /// compared in constant time.
+    /// Basic auth for unsafe endpoints when `restapi.authentication` is set, compared in
+    /// constant time so the answer's timing does not reveal how much of a guess was right.
     fn authorized(&self, req: &Request) -> bool {
         let Some(expected) =
             patroni_rest_client::basic_auth(self.config().restapi.authentication.as_ref())

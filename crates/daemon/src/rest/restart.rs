@@ -1,4 +1,4 @@
-//! `POST /restart` and `DELETE /restart` (rest-api.md §10, changes-4x.md §2): validate the
+//! `POST /restart` and `DELETE /restart` (docs/rest-api.md): validate the
 //! filters, then let the HA loop restart (or schedule) and wait for its answer.
 
 use std::time::Duration;

@@ -172,7 +172,8 @@ impl Api {
         }
     }
 
-    /// `GET /metrics` (Prometheus text; rest-api.md §13 with the 4.1 changes).
+    /// `GET /metrics`: Prometheus text with upstream 4.1's metric names and help texts, so
+    /// existing dashboards and alerts keep working.
     pub(crate) async fn metrics(&self) -> Response {
         let doc = self.status_document(true).await.to_json();
         let labels = format!(

@@ -1,4 +1,4 @@
-//! `POST /switchover`, `POST /failover` and `DELETE /switchover` (rest-api.md §9): validate
+//! `POST /switchover`, `POST /failover` and `DELETE /switchover` (docs/rest-api.md): validate
 //! the request, check a candidate can take over, write the `failover` key, and wait for the
 //! new leader.
 
@@ -146,7 +146,8 @@ impl Api {
             .await
     }
 
-    /// The feasibility checks of rest-api.md §9 step 7 (412 answers).
+    /// Whether the handover can happen now, checked as upstream checks it before writing the
+    /// key, so a request that cannot succeed is refused (412) instead of left pending.
     async fn switchover_possible(
         &self,
         cluster: &Cluster,

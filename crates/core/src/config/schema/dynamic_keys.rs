@@ -2,9 +2,9 @@
 //! `bootstrap.dcs`), relative to `/config`, and what patroni-rs does with each.
 
 use super::keys::{
-    basebackup_only, is_one, is_zero, no_commands, not_positive, standby_cluster_off,
-    zero_duration, Key, Off,
+    is_one, is_zero, joined, not_positive, standby_cluster_off, zero_duration, Key, Off,
 };
+use super::postgresql_keys::POSTGRESQL_SHARED;
 
 const SYNC: &str = "replication would stay asynchronous";
 const SLOTS: &str = "permanent replication slots would not be created nor kept across failovers";
@@ -13,7 +13,10 @@ const LOCAL_ONLY: &str =
 const READ_LOCALLY: &str = "patroni-rs reads it only from the local configuration";
 
 /// Keys of the dynamic configuration, relative to `/config`.
-pub static DYNAMIC: &[Key] = &[
+pub static DYNAMIC: &[Key] = joined!(&[TOP_LEVEL, POSTGRESQL_SHARED, POSTGRESQL_DYNAMIC]);
+
+/// The keys outside `postgresql`.
+const TOP_LEVEL: &[Key] = &[
     Key::ok("ttl"),
     Key::ok("loop_wait"),
     Key::ok("retry_timeout"),
@@ -79,56 +82,12 @@ pub static DYNAMIC: &[Key] = &[
         Off::Check(is_zero, "remove it or set it to 0"),
         "/history keeps every timeline",
     ),
-    Key::section("postgresql"),
-    Key::ok("postgresql.parameters"),
-    Key::ok("postgresql.pg_hba"),
-    Key::ok("postgresql.use_pg_rewind"),
-    Key::ok("postgresql.use_slots"),
+];
+
+/// The `postgresql` keys only the dynamic configuration gives this status.
+const POSTGRESQL_DYNAMIC: &[Key] = &[
     Key::ok("postgresql.recovery_conf"),
-    Key::ok("postgresql.pg_ctl_timeout"),
-    Key::ok("postgresql.remove_data_directory_on_rewind_failure"),
-    Key::ok("postgresql.remove_data_directory_on_diverged_timelines"),
-    Key::refused(
-        "postgresql.pg_ident",
-        Off::Empty,
-        "pg_ident.conf would stay empty, refusing connections that rely on its maps",
-    ),
-    Key::refused(
-        "postgresql.callbacks",
-        Off::Check(no_commands, "remove it or leave it empty"),
-        "the scripts would not run on start, stop, restart, reload or role change",
-    )
-    .with_children(),
-    Key::part("postgresql.callbacks.on_start"),
-    Key::part("postgresql.callbacks.on_stop"),
-    Key::part("postgresql.callbacks.on_restart"),
-    Key::part("postgresql.callbacks.on_reload"),
-    Key::part("postgresql.callbacks.on_role_change"),
-    Key::refused(
-        "postgresql.pre_promote",
-        Off::Never,
-        "the fencing script would not run before a promotion",
-    ),
-    Key::refused(
-        "postgresql.before_stop",
-        Off::Never,
-        "the script would not run before PostgreSQL stops",
-    ),
-    Key::refused(
-        "postgresql.create_replica_methods",
-        Off::Check(basebackup_only, "remove it or list basebackup alone"),
-        "replicas would be cloned with pg_basebackup instead of the listed methods",
-    ),
-    Key::refused(
-        "postgresql.create_replica_method",
-        Off::Check(basebackup_only, "remove it or list basebackup alone"),
-        "replicas would be cloned with pg_basebackup instead of the listed methods",
-    ),
-    Key::refused(
-        "postgresql.custom_conf",
-        Off::Never,
-        "PostgreSQL would run without that file's settings",
-    ),
+    Key::ok("postgresql.use_slots"),
     Key::warned("postgresql.basebackup", Off::Empty, READ_LOCALLY),
     Key::warned("postgresql.bin_dir", Off::Never, READ_LOCALLY),
     Key::warned("postgresql.bin_name", Off::Empty, READ_LOCALLY),

@@ -181,26 +181,22 @@ impl Key {
 
     /// An unimplemented key the daemon refuses unless off.
     pub const fn refused(path: &'static str, off: Off, consequence: &'static str) -> Key {
-        Key {
-            path,
-            kind: Kind::Leaf,
-            status: Status::Refused {
-                consequence,
-                off,
-                ctl: false,
-            },
-        }
+        Key::refusal(path, off, consequence, false)
     }
 
     /// An unimplemented key both the daemon and patronictl refuse unless off.
     pub const fn refused_ctl(path: &'static str, off: Off, consequence: &'static str) -> Key {
+        Key::refusal(path, off, consequence, true)
+    }
+
+    const fn refusal(path: &'static str, off: Off, consequence: &'static str, ctl: bool) -> Key {
         Key {
             path,
             kind: Kind::Leaf,
             status: Status::Refused {
                 consequence,
                 off,
-                ctl: true,
+                ctl,
             },
         }
     }
@@ -228,6 +224,60 @@ impl Key {
             ..self
         }
     }
+}
+
+/// One flat table made of the given tables in order, built at compile time, so that entries
+/// two tables share (the `postgresql` keys of the local and the dynamic configuration) are
+/// written once: `joined!(&[A, B])` is a `&'static [Key]` holding A's entries, then B's.
+macro_rules! joined {
+    ($parts:expr) => {{
+        use $crate::config::schema::keys::{concat, total, Key};
+        const PARTS: &[&[Key]] = $parts;
+        static TABLE: [Key; total(PARTS)] = concat(PARTS);
+        &TABLE
+    }};
+}
+pub(super) use joined;
+
+/// The entries of `parts` in order, as an array; `N` must be [`total`] of the same parts
+/// (checked when the table is built). Used through [`joined!`].
+pub const fn concat<const N: usize>(parts: &[&[Key]]) -> [Key; N] {
+    let mut out = [Key::ok(""); N];
+    let mut n = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(n == N, "concat: N is not the total length of the parts");
+    out
+}
+
+/// The number of entries in `parts`: the length of their [`concat`].
+pub const fn total(parts: &[&[Key]]) -> usize {
+    let mut n = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        n += parts[p].len();
+        p += 1;
+    }
+    n
+}
+
+/// Keys that only belong to their parent's feature ([`Key::part`]), from their paths.
+pub const fn parts<const N: usize>(paths: [&'static str; N]) -> [Key; N] {
+    let mut out = [Key::ok(""); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = Key::part(paths[i]);
+        i += 1;
+    }
+    out
 }
 
 /// `callbacks` with no command in it (`{on_start: }` asks for nothing).

@@ -4,7 +4,8 @@
 
 use super::dcs_keys::{CONSUL, ETCD, EXHIBITOR, KUBERNETES, RAFT, ZOOKEEPER};
 use super::dynamic_keys::DYNAMIC;
-use super::keys::{basebackup_only, bootstrap_method_off, no_commands, watchdog_off, Key, Off};
+use super::keys::{bootstrap_method_off, joined, watchdog_off, Key, Off};
+use super::postgresql_keys::POSTGRESQL_SHARED;
 
 const REST_TLS: &str = "TLS for the REST API is not built yet: it would serve plain HTTP";
 const CTL_TLS: &str =
@@ -17,7 +18,10 @@ const OLD_LAYOUT: &str =
     "pre-1.0 layout, read by Patroni only without postgresql.authentication, which patroni-rs requires";
 
 /// Keys of the local configuration, relative to its root.
-pub static LOCAL: &[Key] = &[
+pub static LOCAL: &[Key] = joined!(&[BEFORE_POSTGRESQL, POSTGRESQL_SHARED, AFTER_POSTGRESQL]);
+
+/// The keys before `postgresql`.
+const BEFORE_POSTGRESQL: &[Key] = &[
     Key::ok("name"),
     Key::ok("scope"),
     Key::ok("namespace"),
@@ -162,8 +166,11 @@ pub static LOCAL: &[Key] = &[
         "bootstrap.users",
         "removed in Patroni 4.0, which ignores it too; create users in bootstrap.post_bootstrap",
     ),
-    // postgresql
-    Key::section("postgresql"),
+];
+
+/// The `postgresql` keys only the local configuration gives this status, and the sections
+/// after `postgresql`.
+const AFTER_POSTGRESQL: &[Key] = &[
     Key::ok("postgresql.listen"),
     Key::ok("postgresql.connect_address"),
     Key::ok("postgresql.data_dir"),
@@ -183,12 +190,6 @@ pub static LOCAL: &[Key] = &[
     ),
     Key::ok("postgresql.pgpass"),
     Key::ok("postgresql.database"),
-    Key::ok("postgresql.parameters"),
-    Key::ok("postgresql.pg_hba"),
-    Key::ok("postgresql.pg_ctl_timeout"),
-    Key::ok("postgresql.use_pg_rewind"),
-    Key::ok("postgresql.remove_data_directory_on_rewind_failure"),
-    Key::ok("postgresql.remove_data_directory_on_diverged_timelines"),
     Key::ok("postgresql.basebackup"),
     Key::section("postgresql.authentication"),
     Key::section("postgresql.authentication.superuser"),
@@ -219,50 +220,9 @@ pub static LOCAL: &[Key] = &[
         "connections to PostgreSQL would negotiate TLS the usual way",
     ),
     Key::refused(
-        "postgresql.callbacks",
-        Off::Check(no_commands, "remove it or leave it empty"),
-        "the scripts would not run on start, stop, restart, reload or role change",
-    )
-    .with_children(),
-    Key::part("postgresql.callbacks.on_start"),
-    Key::part("postgresql.callbacks.on_stop"),
-    Key::part("postgresql.callbacks.on_restart"),
-    Key::part("postgresql.callbacks.on_reload"),
-    Key::part("postgresql.callbacks.on_role_change"),
-    Key::refused(
-        "postgresql.pre_promote",
-        Off::Never,
-        "the fencing script would not run before a promotion",
-    ),
-    Key::refused(
-        "postgresql.before_stop",
-        Off::Never,
-        "the script would not run before PostgreSQL stops",
-    ),
-    Key::refused(
-        "postgresql.create_replica_methods",
-        Off::Check(basebackup_only, "remove it or list basebackup alone"),
-        "replicas would be cloned with pg_basebackup instead of the listed methods",
-    ),
-    Key::refused(
-        "postgresql.create_replica_method",
-        Off::Check(basebackup_only, "remove it or list basebackup alone"),
-        "replicas would be cloned with pg_basebackup instead of the listed methods",
-    ),
-    Key::refused(
         "postgresql.recovery_conf",
         Off::Empty,
         "replicas would not get these recovery settings: patroni-rs reads recovery_conf only from the dynamic configuration (bootstrap.dcs.postgresql.recovery_conf)",
-    ),
-    Key::refused(
-        "postgresql.custom_conf",
-        Off::Never,
-        "PostgreSQL would run without that file's settings",
-    ),
-    Key::refused(
-        "postgresql.pg_ident",
-        Off::Empty,
-        "pg_ident.conf would stay empty, refusing connections that rely on its maps",
     ),
     Key::warned(
         "postgresql.use_unix_socket",

@@ -9,6 +9,7 @@ mod dcs_keys;
 mod dynamic_keys;
 mod keys;
 mod local_keys;
+mod postgresql_keys;
 #[cfg(test)]
 mod tests;
 
