@@ -65,13 +65,18 @@ impl Postgresql {
             .arg(format!("--pgdata={}", self.data_dir().display()));
         let pwfile = self.data_dir().with_extension("pwfile");
         if let Some(pw) = &pg.superuser.password {
-            tokio::fs::write(&pwfile, pw)
-                .await
-                .map_err(io_err(&pwfile))?;
+            crate::conf::write_private(&pwfile, pw).await?;
             cmd.arg(format!("--pwfile={}", pwfile.display()));
         }
         let result = run("initdb", cmd).await;
-        let _ = tokio::fs::remove_file(&pwfile).await;
+        if let Err(e) = tokio::fs::remove_file(&pwfile).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::error!(
+                    "cannot remove {} (it holds the superuser's password): {e}",
+                    pwfile.display()
+                );
+            }
+        }
         result?;
         if pg.pg_hba.is_none() && !self.config().bootstrap.pg_hba.is_empty() {
             let path = self.conf_dir().join("pg_hba.conf");

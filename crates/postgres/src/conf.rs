@@ -325,14 +325,28 @@ impl Postgresql {
     }
 }
 
-async fn write_private(path: &Path, text: &str) -> Result<(), PgError> {
-    use std::os::unix::fs::PermissionsExt;
-    // Write to a temporary file and rename, so a crash never leaves half a config file.
+pub(crate) async fn write_private(path: &Path, text: &str) -> Result<(), PgError> {
+    use tokio::io::AsyncWriteExt;
+    // Write to a temporary file and rename, so a crash never leaves half a file; the file is
+    // created readable by its owner only (it may hold passwords), never widened afterwards.
     let tmp = path.with_extension("patroni-tmp");
-    tokio::fs::write(&tmp, text).await.map_err(io_err(&tmp))?;
-    tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+    if let Err(e) = tokio::fs::remove_file(&tmp).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(io_err(&tmp)(e));
+        }
+    }
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
         .await
         .map_err(io_err(&tmp))?;
+    file.write_all(text.as_bytes())
+        .await
+        .map_err(io_err(&tmp))?;
+    file.flush().await.map_err(io_err(&tmp))?;
+    drop(file);
     tokio::fs::rename(&tmp, path).await.map_err(io_err(path))
 }
 

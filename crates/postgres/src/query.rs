@@ -95,9 +95,18 @@ impl Postgresql {
     async fn connect_as(&self, application_name: &str, options: &str) -> Result<Client, PgError> {
         let config = self.config();
         let pg = &config.postgresql;
-        let first = pg.listen_addresses.split(',').next().unwrap_or("").trim();
-        let host = match first {
-            "*" | "0.0.0.0" | "" | "127.0.0.1" | "localhost" => "127.0.0.1",
+        // Like upstream: the loopback when PostgreSQL listens there (any entry), else its
+        // first address. 127.0.0.1 rather than upstream's `localhost`, which may resolve to ::1
+        // first where only IPv4 listens.
+        let addresses: Vec<&str> = pg.listen_addresses.split(',').map(str::trim).collect();
+        let loopback = addresses.iter().any(|a| {
+            matches!(
+                a.to_ascii_lowercase().as_str(),
+                "*" | "0.0.0.0" | "" | "127.0.0.1" | "localhost"
+            )
+        });
+        let host = match addresses.first().copied().unwrap_or("") {
+            _ if loopback => "127.0.0.1",
             "::" | "::1" => "::1",
             other => other,
         };
