@@ -147,8 +147,8 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
         commands: commands_tx,
         status_cache: Default::default(),
     });
-    let mut rest_task = tokio::spawn(rest::serve(listener, api));
-    let mut renew_task = tokio::spawn(lease::renewal_timer(
+    let rest_task = tokio::spawn(rest::serve(listener, api));
+    let renew_task = tokio::spawn(lease::renewal_timer(
         Arc::clone(&dcs),
         Arc::clone(&shared),
         config.name.clone(),
@@ -162,24 +162,36 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
         commands_rx,
         reload,
     );
-    let mut ha_task = tokio::spawn(ha::run(ha));
-    let outcome = tokio::select! {
-        r = &mut ha_task => match r {
-            Ok(result) => result,
-            Err(e) => Err(anyhow::anyhow!("the HA loop failed: {e}")),
-        },
-        r = &mut renew_task => Err(anyhow::anyhow!("the renewal timer stopped: {r:?}")),
-        r = &mut rest_task => Err(anyhow::anyhow!("the REST API stopped: {r:?}")),
-        _ = guard_gone => Err(anyhow::anyhow!("the lease guard stopped")),
-    };
-    rest_task.abort();
-    renew_task.abort();
-    ha_task.abort();
+    let ha_task = tokio::spawn(ha::run(ha));
+    let outcome = supervise(ha_task, renew_task, rest_task, guard_gone).await;
     if outcome.is_err() && !shared.snap().dynamic.pause && pg.may_be_writable() {
         // The guard dies with the process: nothing may stay writable behind us.
         pg.fence();
     }
     drop(guard);
+    outcome
+}
+
+/// Waits for the first task to end: the HA loop normally (SIGTERM), anything else is a
+/// failure (a panic included). The others are stopped.
+async fn supervise(
+    mut ha: tokio::task::JoinHandle<anyhow::Result<()>>,
+    mut renew: tokio::task::JoinHandle<()>,
+    mut rest: tokio::task::JoinHandle<()>,
+    guard_gone: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let outcome = tokio::select! {
+        r = &mut ha => match r {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the HA loop failed: {e}")),
+        },
+        r = &mut renew => Err(anyhow::anyhow!("the renewal timer stopped: {r:?}")),
+        r = &mut rest => Err(anyhow::anyhow!("the REST API stopped: {r:?}")),
+        _ = guard_gone => Err(anyhow::anyhow!("the lease guard stopped")),
+    };
+    rest.abort();
+    renew.abort();
+    ha.abort();
     outcome
 }
 

@@ -174,10 +174,46 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     };
     let mut cluster = TestCluster::new(binary(), 3, &opts);
     cluster.start_all();
+    let (l, a, b) = fail_over_with_diverged_wal(&mut cluster).await;
+    let a_name = cluster.nodes[a].name.clone();
+    let member_key = format!("/service/batman/members/{a_name}");
+    // B's slot: A would create it once it sees B's member key again, but A is about to be
+    // frozen.
+    let a_client = pg_connect(cluster.nodes[a].pg_port)
+        .await
+        .expect("connect to A");
+    a_client
+        .execute(
+            "SELECT pg_catalog.pg_create_physical_replication_slot($1) WHERE NOT EXISTS \
+             (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)",
+            &[&cluster.nodes[b].name],
+        )
+        .await
+        .expect("B's slot on A");
+    // Freeze A's daemon (its lock lives for the 60 s ttl); its PostgreSQL keeps running.
+    cluster.nodes[a].signal_daemon(Signal::SIGSTOP);
+    cluster
+        .etcd
+        .put("/service/batman/history", "{not a history");
+    replica_behind_is_not_wiped(&mut cluster, b).await;
+
+    // The old primary, with A's member key claiming timeline 1 like ours.
+    let stale = cluster
+        .etcd
+        .get(&member_key)
+        .expect("A's member key")
+        .replace("\"timeline\":2", "\"timeline\":1");
+    cluster.etcd.put(&member_key, &stale);
+    diverged_old_primary_stays_stopped(&mut cluster, l).await;
+    cluster.nodes[a].signal_daemon(Signal::SIGCONT);
+}
+
+/// Stops replica B cleanly, makes the leader commit rows replica A never receives, kills the
+/// leader and waits for A to lead on timeline 2. Returns (old leader, A, B).
+async fn fail_over_with_diverged_wal(cluster: &mut TestCluster) -> (usize, usize, usize) {
     let l = cluster.wait_healthy(2, Duration::from_secs(60)).await;
     let (a, b) = others(l);
-    let leader_port = cluster.nodes[l].pg_port;
-    let c = pg_connect(leader_port)
+    let c = pg_connect(cluster.nodes[l].pg_port)
         .await
         .expect("connect to the leader");
     c.batch_execute("CREATE TABLE t (id int)")
@@ -215,44 +251,30 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
     let a_name = cluster.nodes[a].name.clone();
     let member_key = format!("/service/batman/members/{a_name}");
     until(
-        &cluster,
+        cluster,
         "A to lead on timeline 2",
         Duration::from_secs(120),
         || async {
             let s = cluster.nodes[a].status().await?;
             let published = cluster.etcd.get(&member_key)?;
-            (holder(&cluster)? == a_name
+            (holder(cluster)? == a_name
                 && s.get("timeline")?.as_u64()? == 2
                 && published.contains("\"timeline\":2"))
             .then_some(())
         },
     )
     .await;
-    // B's slot: A would create it once it sees B's member key again, but A is about to be
-    // frozen.
-    let a_port = cluster.nodes[a].pg_port;
-    let b_slot = cluster.nodes[b].name.clone();
-    let a_client = pg_connect(a_port).await.expect("connect to A");
-    a_client
-        .execute(
-            "SELECT pg_catalog.pg_create_physical_replication_slot($1) WHERE NOT EXISTS \
-             (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)",
-            &[&b_slot],
-        )
-        .await
-        .expect("B's slot on A");
-    // Freeze A's daemon (its lock lives for the 60 s ttl); its PostgreSQL keeps running.
-    cluster.nodes[a].signal_daemon(Signal::SIGSTOP);
-    cluster
-        .etcd
-        .put("/service/batman/history", "{not a history");
+    (l, a, b)
+}
 
-    // The replica one timeline behind: asked of A, it is fine and streams, keeping its data.
+/// Replica `b`, one timeline behind the leader, with `/history` garbage: asked of the leader,
+/// it is fine and streams, keeping its data.
+async fn replica_behind_is_not_wiped(cluster: &mut TestCluster, b: usize) {
     let marker = cluster.nodes[b].data_dir.join("patroni-test-marker");
     std::fs::write(&marker, "").expect("marker");
     cluster.nodes[b].start();
     until(
-        &cluster,
+        cluster,
         "B to stream on timeline 2",
         Duration::from_secs(60),
         || async {
@@ -268,20 +290,17 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
         "B's data directory was removed\n{}",
         cluster.logs()
     );
+}
 
-    // The old primary, with A's member key claiming timeline 1 like ours.
-    let stale = cluster
-        .etcd
-        .get(&member_key)
-        .expect("A's member key")
-        .replace("\"timeline\":2", "\"timeline\":1");
-    cluster.etcd.put(&member_key, &stale);
+/// The old primary `l`, whose WAL diverged, sees so from the leader itself and stays stopped
+/// with its data directory.
+async fn diverged_old_primary_stays_stopped(cluster: &mut TestCluster, l: usize) {
     let marker = cluster.nodes[l].data_dir.join("patroni-test-marker");
     std::fs::write(&marker, "").expect("marker");
     cluster.nodes[l].start();
     let old = &cluster.nodes[l];
     until(
-        &cluster,
+        cluster,
         "the old primary to see its WAL diverged",
         Duration::from_secs(45),
         || async { kept_stopped(&old.logs()).then_some(()) },
@@ -301,7 +320,6 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
         marker.exists(),
         "the old primary's data directory was removed"
     );
-    cluster.nodes[a].signal_daemon(Signal::SIGCONT);
 }
 
 /// A promotion slower than the ttl (the startup process frozen) does not stop the HA loop

@@ -48,16 +48,7 @@ impl Ha {
                 self.start_replica(upstream).await;
                 Ok(message)
             }
-            Decision::RenewLock => {
-                let renewed = self.renew(cluster).await;
-                if renewed && local.is_running_primary() {
-                    if let Some(message) = self.handle_failover_key(cluster).await {
-                        return Ok(message);
-                    }
-                }
-                let action = ha::after_renew(renewed, local, self.dynamic.pause);
-                self.act(action, cluster, local).await
-            }
+            Decision::RenewLock => self.renew_then_act(cluster, local).await,
             Decision::AcquireLock => {
                 let acquired = self.acquire(cluster).await;
                 let action = ha::after_acquire(acquired, local);
@@ -97,6 +88,23 @@ impl Ha {
                 Ok(message)
             }
         }
+    }
+
+    /// We hold the lock: renew it, hand over if a switchover asks for it, else the core's next
+    /// step for the outcome.
+    async fn renew_then_act(
+        &mut self,
+        cluster: &Cluster,
+        local: &LocalState,
+    ) -> Result<String, CycleError> {
+        let renewed = self.renew(cluster).await;
+        if renewed && local.is_running_primary() {
+            if let Some(message) = self.handle_failover_key(cluster).await {
+                return Ok(message);
+            }
+        }
+        let action = ha::after_renew(renewed, local, self.dynamic.pause);
+        self.act(action, cluster, local).await
     }
 
     /// The second step after a lock operation.
