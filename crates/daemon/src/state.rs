@@ -261,6 +261,18 @@ mod tests {
     }
 
     #[test]
+    fn fencing_lands_before_the_lock_can_expire_on_the_dcs() {
+        // The guard fences at sent + ttl - margin; SIGKILL follows after FENCE_GRACE at most.
+        for ttl in [1, 5, 20, 30, 60, 3600] {
+            let margin = LockClock::margin(Duration::from_secs(ttl));
+            assert!(
+                patroni_postgres::Postgresql::FENCE_GRACE * 2 <= margin,
+                "ttl {ttl}: the fence's grace does not fit the margin {margin:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_lowered_ttl_shortens_the_hold_at_once() {
         // ttl 60 -> 20 (edit-config): the next renewal reports 20 and the hold ends 18 s after
         // it was sent, not 55 s after an older one.

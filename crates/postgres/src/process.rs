@@ -246,9 +246,14 @@ impl Postgresql {
         Ok(())
     }
 
+    /// How long a postmaster gets to obey SIGQUIT before it and its children are killed. It
+    /// must stay below the lease guard's margin (at least 1 s): the kill has to land before
+    /// the lock can expire on the DCS. A healthy postmaster obeys within milliseconds.
+    pub const FENCE_GRACE: Duration = Duration::from_millis(400);
+
     /// The lease guard's stop, from any thread and without the async runtime: SIGQUIT, then
-    /// after a few seconds SIGKILL of the postmaster and every child (a frozen postmaster's
-    /// backends would otherwise keep taking writes on open connections).
+    /// after [`Postgresql::FENCE_GRACE`] SIGKILL of the postmaster and every child (a frozen
+    /// postmaster's backends would otherwise keep taking writes on open connections).
     pub fn fence(&self) {
         self.changed();
         let Some(pid) = self.postmaster_pid() else {
@@ -258,9 +263,9 @@ impl Postgresql {
         tracing::error!("fencing: immediate stop of postmaster pid={pid}");
         self.control().stopping = Some(pid);
         signal(pid, Signal::SIGQUIT);
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + Self::FENCE_GRACE;
         while self.postmaster_pid() == Some(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         if self.postmaster_pid() == Some(pid) {
             tracing::error!("postmaster pid={pid} ignored SIGQUIT; killing it and its children");

@@ -1,7 +1,8 @@
 //! A PostgreSQL whose start can be made to hang: a `bin_dir` with every program of Debian's
 //! PostgreSQL, except that `postgres -D <dir>` started as a primary (no `standby.signal`) stays
 //! in "starting" for ever while `<dir>.hang` exists (see [`crate::Node::hang_starts`]). It
-//! models a crash recovery that never ends, which no real PostgreSQL does on demand.
+//! models a crash recovery that never ends, which no real PostgreSQL does on demand; it also
+//! ignores SIGQUIT, like a postmaster stuck in the kernel, so only SIGKILL stops it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub fn hanging_bin_dir(dir: &Path) -> PathBuf {
 # DIR.hang exists; anything else is the real one.
 if [ "$1" = "-D" ] && [ -e "$2.hang" ] && [ ! -e "$2/standby.signal" ]; then
     printf '%s\n%s\n%s\n0\n/tmp\n*\n  0 0\nstarting\n' "$$" "$2" "$(date +%s)" > "$2/postmaster.pid"
+    trap '' QUIT
     exec "{hang}" infinity
 fi
 exec "{real}" "$@"

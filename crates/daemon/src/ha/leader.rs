@@ -215,7 +215,12 @@ impl Ha {
     /// Stops a primary that must not run (lost lock, DCS unreachable). The next cycle starts
     /// it as a replica once the leader confirms its WAL can follow.
     pub(crate) async fn demote(&mut self, mode: StopMode) {
-        let timeout = self.stop_timeout();
+        // An immediate stop is for giving up at once: a postmaster that does not obey it is
+        // killed after a few seconds rather than the stop timeout.
+        let timeout = match mode {
+            StopMode::Immediate => Duration::from_secs(5),
+            StopMode::Fast => self.stop_timeout(),
+        };
         if let Err(e) = self.pg.stop(mode, timeout).await {
             tracing::error!("failed to stop PostgreSQL: {e}");
         }
@@ -227,8 +232,10 @@ impl Ha {
     }
 
     /// Stops PostgreSQL at once and only then releases the lock; if it will not stop, the lock
-    /// is kept (the lease guard keeps trying to stop it when the lock runs out).
+    /// is kept (the lease guard keeps trying to stop it when the lock runs out). The renewal
+    /// timer keeps the lock while the stop runs, so it cannot expire before PostgreSQL is gone.
     pub(crate) async fn stop_then_release(&mut self) {
+        self.hold_lock_for(Duration::from_secs(15));
         self.demote(StopMode::Immediate).await;
         if self.pg.is_running() {
             tracing::error!("PostgreSQL did not stop: keeping the leader lock");
