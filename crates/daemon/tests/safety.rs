@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use patroni_test_harness::{
-    hanging_bin_dir, http_get, http_request, pg_connect, wait_for, NodeOptions, TempDir,
+    freeze, hanging_bin_dir, http_get, http_request, pg_connect, wait_for, NodeOptions, TempDir,
     TestCluster,
 };
 
@@ -191,7 +191,7 @@ async fn stale_dcs_values_never_decide_whether_a_node_diverged() {
         .await
         .expect("B's slot on A");
     // Freeze A's daemon (its lock lives for the 60 s ttl); its PostgreSQL keeps running.
-    cluster.nodes[a].signal_daemon(Signal::SIGSTOP);
+    freeze(cluster.nodes[a].daemon_pid().expect("A's daemon") as i32).await;
     cluster
         .etcd
         .put("/service/batman/history", "{not a history");
@@ -238,7 +238,7 @@ async fn fail_over_with_diverged_wal(cluster: &mut TestCluster) -> (usize, usize
     let receiver = cluster.nodes[a]
         .postgres_child("walreceiver")
         .expect("A's walreceiver");
-    kill(Pid::from_raw(receiver), Signal::SIGSTOP).expect("SIGSTOP walreceiver");
+    freeze(receiver).await;
     c.batch_execute("INSERT INTO t SELECT generate_series(1, 100)")
         .await
         .expect("rows only the old leader has");
@@ -335,7 +335,7 @@ async fn a_slow_promotion_is_not_cut_short_by_the_lease_guard() {
     let startup = cluster.nodes[a]
         .postgres_child("startup")
         .expect("A's startup process");
-    kill(Pid::from_raw(startup), Signal::SIGSTOP).expect("SIGSTOP startup");
+    freeze(startup).await;
     let postmaster = cluster.nodes[a].postmaster_pid().expect("A's postmaster");
     cluster.nodes[l].kill_daemon();
     cluster.nodes[l].kill_postmaster();

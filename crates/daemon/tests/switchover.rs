@@ -451,7 +451,7 @@ async fn a_switchover_to_a_lagging_candidate_is_refused() {
     let stop = |sig| {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(walreceiver), sig).expect("signal");
     };
-    stop(nix::sys::signal::Signal::SIGSTOP);
+    patroni_test_harness::freeze(walreceiver).await;
     let l = pg_connect(cluster.nodes[leader].pg_port)
         .await
         .expect("connect leader");

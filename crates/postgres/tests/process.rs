@@ -9,7 +9,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use patroni_core::config::{Config, DynamicConfig, Strictness};
 use patroni_postgres::{Postgresql, StopMode};
-use patroni_test_harness::{free_port, pg_bin_dir, postgres_ids, wait_for, TempDir};
+use patroni_test_harness::{free_port, freeze, pg_bin_dir, postgres_ids, wait_for, TempDir};
 
 fn become_postgres() {
     let (uid, gid) = postgres_ids();
@@ -89,7 +89,7 @@ async fn a_start_waits_for_a_stop_in_progress() {
     let pg = instance(&dir, "overlap-test").await;
     let old = started(&pg).await;
     // Freeze the postmaster so its stop cannot finish, and stop it.
-    kill(Pid::from_raw(old), Signal::SIGSTOP).expect("SIGSTOP");
+    freeze(old).await;
     let stopping = {
         let pg = Arc::clone(&pg);
         tokio::spawn(async move { pg.stop(StopMode::Immediate, Duration::from_secs(30)).await })
@@ -136,7 +136,7 @@ async fn fencing_a_frozen_postmaster_kills_its_backends_too() {
         pg.may_be_writable(),
         "a primary we started is armed for the guard"
     );
-    kill(Pid::from_raw(pid), Signal::SIGSTOP).expect("SIGSTOP");
+    freeze(pid).await;
     let fenced = {
         let pg = Arc::clone(&pg);
         tokio::task::spawn_blocking(move || pg.fence())

@@ -65,6 +65,23 @@ where
     }
 }
 
+/// Freezes process `pid` with SIGSTOP and returns once it is stopped: SIGSTOP only takes
+/// effect when the process next runs, and until then it may still handle other signals.
+pub async fn freeze(pid: i32) {
+    use nix::sys::signal::{kill, Signal};
+    kill(nix::unistd::Pid::from_raw(pid), Signal::SIGSTOP).expect("SIGSTOP");
+    wait_for(
+        "the process to stop",
+        Duration::from_secs(10),
+        || async move {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('T')))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 /// The uid and gid of the `postgres` user (PostgreSQL refuses to run as root).
 pub fn postgres_ids() -> (u32, u32) {
     let user = nix::unistd::User::from_name("postgres")
