@@ -373,6 +373,12 @@ pub async fn a_lowered_ttl_applies_to_the_held_lock(b: &dyn Backend) {
         "acquire: {taken:?}"
     );
     node.set_ttl(TEST_TTL);
+    // The renewal timer may fire before the loop's next renewal: the lock is still ours.
+    let timer = node.renew_lock().await;
+    assert!(
+        matches!(timer, Ok(Some(t)) if t <= TEST_TTL),
+        "the renewal timer right after lowering the ttl got {timer:?}"
+    );
     let c = cluster(&*node).await;
     let renewed = node.update_leader(&c, None).await;
     assert!(
