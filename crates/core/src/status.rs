@@ -219,6 +219,26 @@ pub fn health_code(path: &str, query: &[(String, String)], facts: &HealthFacts) 
     code(tags_match)
 }
 
+/// `GET /liveness`: 503 when the HA loop has not completed a cycle within `ttl` (twice that
+/// on a replica, as upstream tolerates), so a loop that stopped running is noticed by whoever
+/// probes it even while the REST API answers. In pause, and while a long action (a clone, a
+/// rewind, crash recovery) runs in the loop, the answer is 200: upstream runs those actions
+/// beside its loop and stays live meanwhile.
+pub fn liveness_code(
+    paused: bool,
+    busy: bool,
+    primary: bool,
+    since_last_cycle: std::time::Duration,
+    ttl: std::time::Duration,
+) -> u16 {
+    let threshold = if primary { ttl } else { ttl * 2 };
+    if paused || busy || since_last_cycle < threshold {
+        200
+    } else {
+        503
+    }
+}
+
 /// Parses `lag` (`1048576`, `16kB`, `10MB`, ...) into bytes.
 pub fn parse_bytes(text: &str) -> Option<u64> {
     let t = text.trim();

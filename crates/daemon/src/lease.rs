@@ -70,12 +70,37 @@ pub fn start_lease_guard(
         })
 }
 
+/// CLOCK_BOOTTIME (it keeps counting through a suspend); `None` if the clock cannot be read.
+fn boot_time() -> Option<Duration> {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec()).ok()?,
+        u32::try_from(ts.tv_nsec()).ok()?,
+    ))
+}
+
 /// Stops a writable PostgreSQL as soon as our hold on the lock runs out by our own clock.
 fn lease_guard(pg: &Postgresql, shared: &Shared) {
+    let mut last = (Instant::now(), boot_time());
     loop {
         // Wakes when the clock changes or runs out, and at least every 500 ms, so that a
         // PostgreSQL that became writable without the lock (promoted by hand) is seen too.
-        let valid = shared.wait_lock_change(Duration::from_millis(500));
+        let mut valid = shared.wait_lock_change(Duration::from_millis(500));
+        let now = (Instant::now(), boot_time());
+        if let (Some(before), Some(after)) = (last.1, now.1) {
+            // The lock clock is monotonic, which stops while the machine is suspended; the
+            // DCS's lease does not. A gap between the two clocks is a suspend: the lock may
+            // have expired meanwhile, so it counts as lost until a renewal proves otherwise.
+            let suspended = after
+                .saturating_sub(before)
+                .saturating_sub(now.0.duration_since(last.0));
+            if suspended > Duration::from_secs(1) {
+                tracing::error!("the machine was suspended for {suspended:?}: the leader lock may have expired meanwhile");
+                shared.lose_lock(now.0);
+                valid = false;
+            }
+        }
+        last = now;
         let paused = shared.snap().dynamic.pause;
         if patroni_core::ha::should_fence(valid, pg.may_be_writable(), paused) {
             tracing::error!(

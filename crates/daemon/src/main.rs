@@ -114,11 +114,46 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
     let (guard_gone_tx, guard_gone) = tokio::sync::oneshot::channel::<()>();
     let guard = lease::start_lease_guard(Arc::clone(&pg), Arc::clone(&shared), guard_gone_tx)
         .context("cannot start the lease guard thread")?;
+    let outcome = serve(&config, reload, &pg, &shared, start_dynamic, guard_gone).await;
+    if let Err(e) = &outcome {
+        // Another daemon with our name runs and guards this PostgreSQL itself.
+        if e.downcast_ref::<DuplicateName>().is_none() {
+            fence_before_exit(&pg, &shared).await;
+        }
+    }
+    drop(guard);
+    outcome
+}
 
-    let Some((dcs, cluster)) = connect(&config, &start_dynamic).await? else {
+/// The daemon fails and its lease guard dies with it: nothing may stay writable behind us.
+/// PostgreSQL is asked its role first, so a replica is left running; in pause nothing is
+/// touched, as the operator asked.
+async fn fence_before_exit(pg: &Postgresql, shared: &state::Shared) {
+    if shared.snap().dynamic.pause {
+        return;
+    }
+    if let Ok(Ok(st)) = tokio::time::timeout(Duration::from_secs(3), pg.status()).await {
+        pg.observe(st.in_recovery);
+    }
+    if pg.may_be_writable() {
+        pg.fence();
+    }
+}
+
+/// Everything after the guard is up: reach the DCS, check we may run, then run the tasks
+/// until SIGTERM or a failure.
+async fn serve(
+    config: &Arc<Config>,
+    reload: ha::ConfigLoader,
+    pg: &Arc<Postgresql>,
+    shared: &Arc<state::Shared>,
+    start_dynamic: DynamicConfig,
+    guard_gone: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let Some((dcs, cluster)) = connect(config, &start_dynamic).await? else {
         return Ok(());
     };
-    ensure_unique_name(&config, &cluster).await?;
+    ensure_unique_name(config, &cluster).await?;
     let dynamic = match cluster.config_data() {
         Some(v) => {
             let refused = config::check_dynamic(v).refused;
@@ -141,8 +176,8 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
         .with_context(|| format!("cannot listen on restapi.listen {}", config.restapi.listen))?;
     let (commands_tx, commands_rx) = tokio::sync::mpsc::channel(16);
     let api = Arc::new(rest::Api {
-        shared: Arc::clone(&shared),
-        pg: Arc::clone(&pg),
+        shared: Arc::clone(shared),
+        pg: Arc::clone(pg),
         dcs: Arc::clone(&dcs),
         commands: commands_tx,
         status_cache: Default::default(),
@@ -150,26 +185,20 @@ async fn run(config: Arc<Config>, reload: ha::ConfigLoader) -> anyhow::Result<()
     let rest_task = tokio::spawn(rest::serve(listener, api));
     let renew_task = tokio::spawn(lease::renewal_timer(
         Arc::clone(&dcs),
-        Arc::clone(&shared),
+        Arc::clone(shared),
         config.name.clone(),
     ));
     let ha = ha::Ha::new(
-        Arc::clone(&config),
-        Arc::clone(&dcs),
-        Arc::clone(&pg),
-        Arc::clone(&shared),
+        Arc::clone(config),
+        dcs,
+        Arc::clone(pg),
+        Arc::clone(shared),
         dynamic,
         commands_rx,
         reload,
     );
     let ha_task = tokio::spawn(ha::run(ha));
-    let outcome = supervise(ha_task, renew_task, rest_task, guard_gone).await;
-    if outcome.is_err() && !shared.snap().dynamic.pause && pg.may_be_writable() {
-        // The guard dies with the process: nothing may stay writable behind us.
-        pg.fence();
-    }
-    drop(guard);
-    outcome
+    supervise(ha_task, renew_task, rest_task, guard_gone).await
 }
 
 /// Waits for the first task to end: the HA loop normally (SIGTERM), anything else is a
@@ -226,6 +255,22 @@ async fn connect(
     }
 }
 
+/// Another daemon runs with our name (it answers on the member's REST API).
+#[derive(Debug)]
+struct DuplicateName(String);
+
+impl std::fmt::Display for DuplicateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Can't start; there is already a node named '{}' running",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for DuplicateName {}
+
 /// Refuses to start when a member with our name answers on its REST API, as upstream does:
 /// two daemons with one name would fight over one member key.
 async fn ensure_unique_name(config: &Config, cluster: &Cluster) -> anyhow::Result<()> {
@@ -239,10 +284,7 @@ async fn ensure_unique_name(config: &Config, cluster: &Cluster) -> anyhow::Resul
         .await
         .is_ok()
     {
-        anyhow::bail!(
-            "Can't start; there is already a node named '{}' running",
-            config.name
-        );
+        return Err(DuplicateName(config.name.clone()).into());
     }
     Ok(())
 }

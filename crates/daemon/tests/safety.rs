@@ -397,6 +397,26 @@ async fn the_loop_keeps_its_pace_is_watched_and_a_panic_fences_postgres() {
         }
     }
     let (r, _) = others(leader);
+    // A restart with a huge timeout is carried out and answered, not a panic.
+    let url = format!("http://127.0.0.1:{}/restart", cluster.nodes[r].api_port);
+    let restarted = patroni_rest_client::call(
+        "POST",
+        &url,
+        Some(r#"{"timeout": 1e300}"#),
+        Duration::from_secs(60),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(restarted, Ok((200, _))),
+        "{restarted:?}\n{}",
+        cluster.nodes[r].logs()
+    );
+    assert!(
+        cluster.nodes[r].daemon_exited().is_none(),
+        "{}",
+        cluster.nodes[r].logs()
+    );
     let replica = &cluster.nodes[r];
     replica.inject_fault("stall");
     wait_for(

@@ -208,8 +208,23 @@ impl EtcdDcs {
             .await?;
         if moved {
             tracing::warn!("I am the leader but not owner of the lease: moved the leader key to lease {lease:x}");
+            return Ok(Some(ttl));
         }
-        Ok(moved.then_some(ttl))
+        // The key expired under us (a long pause): take it again if nobody else did, as the
+        // other backends and upstream do; a key someone else holds stays theirs.
+        let key = self.key("leader");
+        let retaken = self
+            .txn(
+                Txn::new()
+                    .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                    .and_then([TxnOp::put(
+                        key,
+                        self.name.clone(),
+                        Some(PutOptions::new().with_lease(lease)),
+                    )]),
+            )
+            .await?;
+        Ok(retaken.then_some(ttl))
     }
 
     fn forget_lease(&self) {

@@ -12,8 +12,10 @@ use crate::{io_err, PgError, Postgresql};
 /// Runs a program, logging its output, and fails with the tail of it.
 async fn run(program: &str, mut cmd: tokio::process::Command) -> Result<(), PgError> {
     tracing::info!("running {program}");
+    // A daemon told to stop while this runs (SIGTERM) must not leave it behind.
     let out = cmd
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| PgError::Other(format!("cannot run {program}: {e}")))?;

@@ -19,14 +19,24 @@ const LEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const SEP: &str = "\u{1f}";
 
 impl Postgresql {
-    /// Asks the leader at `host:port`: first whether it is still in recovery (then its
-    /// timeline is not final and the caller waits), then `IDENTIFY_SYSTEM` and, past timeline
-    /// 1, `TIMELINE_HISTORY` over a replication connection.
+    /// Asks the leader at `host:port`, over a replication connection with the replication
+    /// user (which every replica can log in as): first whether it is still in recovery (then
+    /// its timeline is not final and the caller waits), then `IDENTIFY_SYSTEM` and, past
+    /// timeline 1, `TIMELINE_HISTORY`.
     pub async fn leader_timeline(&self, host: &str, port: u16) -> Result<LeaderTimeline, PgError> {
-        let in_recovery = tokio::time::timeout(LEADER_TIMEOUT, self.leader_in_recovery(host, port))
+        // `in_hot_standby` exists from PostgreSQL 14; before it a standby's sessions are
+        // read-only, which is the best sign a walsender can give.
+        let standby = match self
+            .replication_command(host, port, "SHOW in_hot_standby")
             .await
-            .map_err(|_| PgError::Timeout(format!("leader {host}:{port} did not answer")))??;
-        if in_recovery {
+        {
+            Err(PgError::Command { output, .. }) if output.contains("unrecognized") => {
+                self.replication_command(host, port, "SHOW transaction_read_only")
+                    .await?
+            }
+            other => other?,
+        };
+        if standby.trim() == "on" {
             return Ok(LeaderTimeline {
                 in_recovery: true,
                 timeline: 0,
@@ -57,31 +67,6 @@ impl Postgresql {
             timeline,
             history,
         })
-    }
-
-    async fn leader_in_recovery(&self, host: &str, port: u16) -> Result<bool, PgError> {
-        let config = self.config();
-        let pg = &config.postgresql;
-        let user = pg.rewind.as_ref().unwrap_or(&pg.superuser);
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(host)
-            .port(port)
-            .user(&user.username)
-            .dbname(&pg.database)
-            .application_name("Patroni")
-            .connect_timeout(Duration::from_secs(3))
-            .options("-c statement_timeout=2000");
-        if let Some(pw) = &user.password {
-            cfg.password(pw);
-        }
-        let (client, connection) = cfg.connect(tokio_postgres::NoTls).await?;
-        let conn = tokio::spawn(connection);
-        let row = client
-            .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
-            .await;
-        drop(client);
-        conn.abort();
-        Ok(row?.get(0))
     }
 
     /// Runs one replication command with psql (tokio-postgres has no replication
@@ -208,7 +193,13 @@ impl Postgresql {
             .arg("template1")
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        let timeout = Duration::from_secs(self.config().postgresql.pg_ctl_timeout.max(60) * 5);
+        let timeout = Duration::from_secs(
+            self.config()
+                .postgresql
+                .pg_ctl_timeout
+                .max(60)
+                .saturating_mul(5),
+        );
         let out = tokio::time::timeout(timeout, cmd.output())
             .await
             .map_err(|_| PgError::Timeout(format!("crash recovery took longer than {timeout:?}")))?

@@ -133,12 +133,24 @@ impl Postgresql {
         self.config().postgresql.binary(name)
     }
 
-    /// Whether the data directory is missing or empty.
-    pub fn data_dir_empty(&self) -> bool {
-        match std::fs::read_dir(self.data_dir()) {
-            Ok(mut entries) => entries.next().is_none(),
-            Err(_) => true,
+    /// Whether the data directory is missing or empty, counting only dotfiles and
+    /// `lost+found` (a mount point) as empty, as upstream does. A directory that cannot be
+    /// listed is an error, never "empty": an empty data directory gets cloned over.
+    pub fn data_dir_empty(&self) -> Result<bool, PgError> {
+        let dir = self.data_dir();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(io_err(dir)(e)),
+        };
+        for entry in entries {
+            let name = entry.map_err(io_err(dir))?.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with('.') || name == "lost+found") {
+                return Ok(false);
+            }
         }
+        Ok(true)
     }
 
     /// Whether `standby.signal` (or `recovery.signal`) is present: PostgreSQL starts in recovery.
@@ -150,6 +162,12 @@ impl Postgresql {
     /// `remove_data_directory_on_*` in the configuration, or an empty directory before a clone.
     pub async fn remove_data_directory(&self) -> Result<(), PgError> {
         let dir = self.data_dir().to_path_buf();
+        if self.is_running() {
+            return Err(PgError::Other(format!(
+                "not removing {}: a postmaster runs on it",
+                dir.display()
+            )));
+        }
         tracing::info!("Removing data directory: {}", dir.display());
         match tokio::fs::remove_dir_all(&dir).await {
             Ok(()) => Ok(()),
@@ -160,7 +178,7 @@ impl Postgresql {
 
     /// Writes the cached dynamic configuration (`patroni.dynamic.json`), atomically.
     pub async fn save_dynamic_config(&self, dynamic: &DynamicConfig) -> Result<(), PgError> {
-        if self.data_dir_empty() {
+        if self.data_dir_empty()? {
             return Ok(());
         }
         let path = self.data_dir().join("patroni.dynamic.json");

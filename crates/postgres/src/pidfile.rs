@@ -41,10 +41,21 @@ impl PidFile {
     }
 }
 
-/// The validated postmaster pid of `data_dir`: the pid file names a live `postgres` process
-/// that is not us nor our parent, and that started when the file says (within 3 s, as upstream
-/// checks), so a recycled pid is never mistaken for our postmaster.
-pub(crate) fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+/// A postmaster process as validated once: its pid and kernel start time (clock ticks after
+/// boot, which a wall-clock step does not move).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Postmaster {
+    /// Its pid.
+    pub pid: i32,
+    start_ticks: u64,
+}
+
+/// The validated postmaster of `data_dir`: the pid file names a live `postgres` process that
+/// is not us nor our parent, and that started when the file says (within 3 s, as upstream
+/// checks), so a recycled pid is never mistaken for our postmaster. The wall-clock comparison
+/// is made once: a process seen before (`known`, same pid and kernel start time) stays
+/// trusted even after the wall clock was stepped.
+pub(crate) fn postmaster(data_dir: &Path, known: Option<Postmaster>) -> Option<Postmaster> {
     let file = PidFile::read(data_dir)?;
     let pid = file.pid;
     let me = std::process::id() as i32;
@@ -59,10 +70,23 @@ pub(crate) fn postmaster_pid(data_dir: &Path) -> Option<i32> {
     if !matches!(comm.trim(), "postgres" | "postmaster") {
         return None;
     }
+    let this = Postmaster {
+        pid,
+        start_ticks: stat.start_ticks,
+    };
+    if known == Some(this) {
+        return Some(this);
+    }
     match (file.start_time, stat.started_at()) {
         (Some(written), Some(actual)) if (written - actual).abs() > 3 => None,
-        _ => Some(pid),
+        _ => Some(this),
     }
+}
+
+/// [`postmaster`] without memory: the pid, for callers that keep none.
+#[cfg(test)]
+pub(crate) fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+    postmaster(data_dir, None).map(|p| p.pid)
 }
 
 /// The fields of `/proc/<pid>/stat` we use.
@@ -197,6 +221,11 @@ mod tests {
         let stale = postmaster_pid(&dir);
         write(now);
         let current = postmaster_pid(&dir);
+        // Once validated, the same process (pid and kernel start time) stays trusted when the
+        // wall-clock comparison would fail (a clock stepped by more than 3 s).
+        let known = postmaster(&dir, None);
+        write(now - 3600);
+        let after_step = postmaster(&dir, known).map(|p| p.pid);
         child.kill().ok();
         child.wait().ok();
         std::fs::remove_dir_all(&dir).ok();
@@ -205,5 +234,6 @@ mod tests {
             "a pid file from an hour ago names another process"
         );
         assert_eq!(current, Some(pid));
+        assert_eq!(after_step, Some(pid));
     }
 }

@@ -15,7 +15,10 @@ use nix::unistd::Pid;
 use patroni_core::config::DynamicConfig;
 
 use crate::conf::{command_line_options, effective_parameters, ReplicaOf};
-use crate::pidfile::{children_of, postmaster_pid, PidFile};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::pidfile::{children_of, postmaster, PidFile, Postmaster};
 use crate::{io_err, PgError, Postgresql};
 
 /// How to stop PostgreSQL.
@@ -39,8 +42,11 @@ pub(crate) struct Control {
     started: Option<(Instant, bool)>,
     /// The postmaster we sent a stop signal to.
     stopping: Option<i32>,
-    /// The pid of the postmaster we spawned last (before it writes `postmaster.pid`).
-    spawned: Option<i32>,
+    /// The postmaster we spawned last (before it writes `postmaster.pid`), and a flag its
+    /// reaper sets once it exited: after that its pid may belong to anyone.
+    spawned: Option<(i32, Arc<AtomicBool>)>,
+    /// The postmaster validated last (see `pidfile::postmaster`).
+    known: Option<Postmaster>,
 }
 
 impl Postgresql {
@@ -52,7 +58,14 @@ impl Postgresql {
     /// The postmaster's pid if one is running on our data directory (validated: see
     /// [`crate::pidfile`]), or the one we just spawned that has not written its pid file yet.
     pub fn postmaster_pid(&self) -> Option<i32> {
-        postmaster_pid(self.data_dir()).or_else(|| self.spawned_alive())
+        let known = self.control().known;
+        match postmaster(self.data_dir(), known) {
+            Some(p) => {
+                self.control().known = Some(p);
+                Some(p.pid)
+            }
+            None => self.spawned_alive(),
+        }
     }
 
     /// Whether a postmaster runs on our data directory.
@@ -166,12 +179,16 @@ impl Postgresql {
                 .map_err(|e| PgError::Other(format!("cannot start postgres: {e}")))?
         };
         let pid = child.id();
-        self.control().spawned = pid.and_then(|p| i32::try_from(p).ok());
+        let exited = Arc::new(AtomicBool::new(false));
+        self.control().spawned = pid
+            .and_then(|p| i32::try_from(p).ok())
+            .map(|p| (p, Arc::clone(&exited)));
         // Reap the postmaster when it exits, so a dead one is not mistaken for a live zombie.
         tokio::spawn(async move {
             if let Err(e) = child.wait().await {
                 tracing::debug!("waiting for the postmaster: {e}");
             }
+            exited.store(true, Ordering::SeqCst);
         });
         tracing::info!("postmaster pid={}", pid.unwrap_or(0));
         Ok(())
@@ -180,7 +197,7 @@ impl Postgresql {
     /// Waits until the postmaster accepts connections and our connection works, it exits, or
     /// `timeout` passes.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), PgError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             if !self.is_running() {
                 return Err(PgError::Other("postgres exited during start".into()));
@@ -210,9 +227,13 @@ impl Postgresql {
     }
 
     /// The postmaster we spawned last, while it lives (it may not have written
-    /// `postmaster.pid` yet). It is our child, so its pid cannot be reused before we reap it.
+    /// `postmaster.pid` yet). It is our child, so its pid cannot be reused before we reap it;
+    /// once reaped, it is never ours again.
     fn spawned_alive(&self) -> Option<i32> {
-        let pid = self.control().spawned?;
+        let (pid, exited) = self.control().spawned.clone()?;
+        if exited.load(Ordering::SeqCst) {
+            return None;
+        }
         let alive =
             crate::pidfile::ProcStat::read(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'));
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -231,7 +252,7 @@ impl Postgresql {
         tracing::info!("stopping postmaster pid={pid} ({mode:?})");
         self.control().stopping = Some(pid);
         signal(pid, mode_signal(mode));
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         while self.postmaster_pid() == Some(pid) {
             if Instant::now() >= deadline {
                 tracing::warn!("postmaster pid={pid} did not stop in {timeout:?}; killing it");
@@ -280,7 +301,7 @@ impl Postgresql {
 
     /// Waits for a postmaster that is stopping (or being fenced) to be gone.
     async fn wait_stopped(&self, timeout: Duration) -> Result<(), PgError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         while let Some(pid) = self.postmaster_pid() {
             if self.control().stopping != Some(pid) {
                 return Err(PgError::Other(format!(
@@ -336,6 +357,14 @@ impl Postgresql {
             None => Err(PgError::Other("postgres is not running".into())),
         }
     }
+}
+
+/// `now + timeout`, or a time too far away to matter when that does not fit (a huge timeout
+/// from the configuration must not panic).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)))
 }
 
 fn mode_signal(mode: StopMode) -> Signal {

@@ -100,8 +100,8 @@ impl DynamicConfig {
                 maximum_lag_on_failover: u64::try_from(max_lag).unwrap_or(0),
                 check_timeline: flag("check_timeline"),
                 pause: flag("pause"),
-                primary_start_timeout: u64::try_from(primary_start_timeout).unwrap_or(0),
-                primary_stop_timeout: u64::try_from(primary_stop_timeout).unwrap_or(0),
+                primary_start_timeout: seconds(primary_start_timeout),
+                primary_stop_timeout: seconds(primary_stop_timeout),
                 use_pg_rewind: pg.get("use_pg_rewind").and_then(as_bool).unwrap_or(false),
                 use_slots: pg.get("use_slots").and_then(as_bool).unwrap_or(true),
                 parameters,
@@ -111,6 +111,12 @@ impl DynamicConfig {
             warnings,
         )
     }
+}
+
+/// A number of seconds from `/config`: negative is 0, and beyond what fits a u32 it means
+/// "never" and is kept there, so arithmetic on it cannot overflow.
+fn seconds(value: i64) -> u64 {
+    u64::try_from(value.clamp(0, i64::from(u32::MAX))).unwrap_or(0)
 }
 
 impl DynamicConfig {

@@ -214,7 +214,8 @@ pub(super) fn postgresql_section(
         parameters,
         pg_hba: s.string_list("pg_hba")?,
         use_pg_rewind: s.bool("use_pg_rewind")?,
-        pg_ctl_timeout: pg_ctl_timeout as u64,
+        // Beyond what fits a u32 a timeout means "never": kept there, so arithmetic on it stays exact.
+        pg_ctl_timeout: pg_ctl_timeout.min(i64::from(u32::MAX)) as u64,
         basebackup_args,
         database: s.string("database")?.unwrap_or_else(|| "postgres".into()),
         remove_data_directory_on_rewind_failure: s

@@ -73,12 +73,31 @@ fn data_dir_rules(input: &HaInput) -> Option<Decision> {
             message: "data dir for the cluster is not empty, but system ID is invalid; consider doing reinitialize".into(),
             renew: false,
         }),
+        // No renewal: a leader whose data directory cannot be read is not healthy; the lease
+        // guard stops its PostgreSQL when the lock runs out.
+        DataDir::Inaccessible(error) => Some(Decision::Wait {
+            message: format!("data directory is not accessible: {error}"),
+            renew: false,
+        }),
         DataDir::Initialized { system_id } => {
             let dcs_id = cluster.system_id()?;
-            (dcs_id != system_id).then(|| {
-                Decision::Fatal(format!(
-                    "system ID mismatch, node {me} belongs to a different cluster: {dcs_id} != {system_id}"
-                ))
+            if dcs_id == system_id {
+                return None;
+            }
+            let mismatch = format!(
+                "system ID mismatch, node {me} belongs to a different cluster: {dcs_id} != {system_id}"
+            );
+            // In pause nothing stops: upstream warns and lets the lock go if it held it.
+            Some(match (input.config.pause, i_hold_lock) {
+                (false, _) => Decision::Fatal(mismatch),
+                (true, true) => Decision::ReleaseLock {
+                    message: "released leader key voluntarily due to the system ID mismatch"
+                        .into(),
+                },
+                (true, false) => Decision::Wait {
+                    message: mismatch,
+                    renew: false,
+                },
             })
         }
     }

@@ -12,6 +12,18 @@ pub(super) fn start_stopped(input: &HaInput) -> Decision {
         .leader_name()
         .filter(|l| *l != input.local.name.as_str())
     else {
+        // With nobody to ask, what the last leader said still holds: WAL that diverged from
+        // the cluster's history must not come back as a replica, nor win a leader race.
+        if let Divergence::Diverged { leader } | Divergence::RewindFailed { leader } =
+            &input.local.divergence
+        {
+            return Decision::KeepStopped {
+                message: format!(
+                    "our WAL diverged from the last leader {leader}: PostgreSQL stays stopped with \
+                     its data kept until a leader can repair it or `patronictl reinit` clones it again"
+                ),
+            };
+        }
         return Decision::StartReplica {
             follow: None,
             message: "starting as a secondary".into(),
@@ -23,18 +35,19 @@ pub(super) fn start_stopped(input: &HaInput) -> Decision {
         });
     };
     let divergence = current(input, leader);
-    if check_needed(input, leader, divergence) {
+    // Before a start the leader is always asked again (our WAL does not move while stopped,
+    // but the leader's history may have): a remembered answer only decides a repair.
+    let fine_before = matches!(divergence, Divergence::Fine { .. } | Divergence::Unchecked);
+    if input.leader_check.is_none() && (fine_before || check_needed(input, leader, divergence)) {
         if was_primary && !clean {
             // Where a crashed primary's WAL ends is only known once crash recovery ran.
             return Decision::CrashRecovery {
                 message: "doing crash recovery in a single user mode".into(),
             };
         }
-        if input.leader_check.is_none() {
-            return Decision::Gather(Gather::LeaderTimeline {
-                leader: leader.to_string(),
-            });
-        }
+        return Decision::Gather(Gather::LeaderTimeline {
+            leader: leader.to_string(),
+        });
     }
     match divergence {
         Divergence::Fine { .. } => Decision::StartReplica {

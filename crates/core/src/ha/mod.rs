@@ -46,6 +46,8 @@ pub enum DataDir {
     },
     /// Not empty but pg_controldata shows no valid system identifier.
     Invalid,
+    /// It could not be read: nothing may be decided about it (and nothing cloned over it).
+    Inaccessible(String),
 }
 
 /// What the local PostgreSQL is doing.

@@ -145,3 +145,22 @@ fn lag_units() {
     assert_eq!(parse_bytes("ten"), None);
     assert_eq!(parse_bytes("99999999999999999999TB"), None);
 }
+
+#[test]
+fn liveness_follows_the_last_completed_cycle() {
+    use std::time::Duration;
+    let ttl = Duration::from_secs(20);
+    let s = Duration::from_secs;
+    let table = [
+        // (paused, busy, primary, since last cycle) -> code
+        ((false, false, true, s(5)), 200),
+        ((false, false, true, s(21)), 503),
+        ((false, false, false, s(21)), 200),
+        ((false, false, false, s(41)), 503),
+        ((true, false, true, s(600)), 200),
+        ((false, true, false, s(600)), 200),
+    ];
+    for ((paused, busy, primary, since), want) in table {
+        assert_eq!(liveness_code(paused, busy, primary, since, ttl), want);
+    }
+}

@@ -163,7 +163,8 @@ impl Ha {
         self.set_pg_state(PgState::Restarting);
         let timeout = filters
             .timeout
-            .unwrap_or(self.config.postgresql.pg_ctl_timeout);
+            .unwrap_or(self.config.postgresql.pg_ctl_timeout)
+            .min(u64::from(u32::MAX));
         self.restart_in_progress = Some(RestartInProgress {
             reply,
             deadline: Instant::now() + Duration::from_secs(timeout),

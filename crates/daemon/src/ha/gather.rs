@@ -51,9 +51,13 @@ impl Ha {
     }
 
     async fn data_dir_state(&mut self) -> DataDir {
-        if self.pg.data_dir_empty() {
-            self.system_id = None;
-            return DataDir::Empty;
+        match self.pg.data_dir_empty() {
+            Ok(true) => {
+                self.system_id = None;
+                return DataDir::Empty;
+            }
+            Ok(false) => {}
+            Err(e) => return DataDir::Inaccessible(e.to_string()),
         }
         if self.system_id.is_none() {
             match self.pg.controldata().await {

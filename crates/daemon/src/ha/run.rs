@@ -62,9 +62,8 @@ impl Ha {
     /// SIGTERM: paused, leave everything as it is; otherwise stop PostgreSQL cleanly and, if
     /// we lead, release the lock at once with the shutdown checkpoint as the last optime.
     async fn shutdown(&mut self) {
-        // No renewal from here on: the lock is either left alone or released below.
-        self.shared.snap().renew_allowed_until = None;
         if on_shutdown(self.dynamic.pause) == OnShutdown::LeaveRunning {
+            self.shared.snap().renew_allowed_until = None;
             tracing::info!(
                 "Leader key is not deleted and Postgresql is not stopped due paused state"
             );
@@ -76,6 +75,13 @@ impl Ha {
             .cluster
             .as_ref()
             .is_some_and(|(c, _)| c.leader_name() == Some(self.me()));
+        if leader {
+            // The shutdown checkpoint may take a while: keep the lock meanwhile, so it is
+            // released with the checkpoint's optime rather than cut short by the guard.
+            self.hold_lock_for(self.stop_timeout() + Duration::from_secs(10));
+        } else {
+            self.shared.snap().renew_allowed_until = None;
+        }
         if let Err(e) = self.pg.stop(StopMode::Fast, self.stop_timeout()).await {
             tracing::error!("failed to stop PostgreSQL: {e}");
             return;
@@ -91,6 +97,7 @@ impl Ha {
                 .await
                 .ok()
                 .and_then(|cd| cd.checkpoint_lsn());
+            self.shared.snap().renew_allowed_until = None;
             self.release_lock(lsn).await;
             tracing::info!("Leader key released");
         }

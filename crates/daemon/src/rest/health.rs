@@ -51,27 +51,18 @@ impl Api {
         health_code(&req.path, &req.query, &facts)
     }
 
-    /// `GET /liveness`: 503 when the HA loop has not completed a cycle within `ttl` (twice
-    /// that on a replica, as upstream), so a loop that stopped running is noticed by whoever
-    /// probes it even while the REST API still answers.
+    /// `GET /liveness` (see `patroni_core::status::liveness_code`).
     pub(crate) fn liveness(&self) -> u16 {
         let s = self.shared.snap();
-        if s.dynamic.pause {
-            return 200;
-        }
-        let ttl = Duration::from_secs(u64::from(s.dynamic.timing.ttl));
-        let threshold = if s.role == Role::Primary {
-            ttl
-        } else {
-            ttl * 2
-        };
         // Before the first cycle, count from when the loop was scheduled to start.
         let last = s.last_cycle.unwrap_or(s.next_cycle);
-        if last.elapsed() < threshold {
-            200
-        } else {
-            503
-        }
+        patroni_core::status::liveness_code(
+            s.dynamic.pause,
+            s.busy,
+            s.role == Role::Primary,
+            last.elapsed(),
+            Duration::from_secs(u64::from(s.dynamic.timing.ttl)),
+        )
     }
 
     /// `GET /readiness` (4.1 rules).

@@ -166,8 +166,11 @@ impl Api {
                         _ => None,
                     };
                     match seconds {
-                        // `as` saturates: 1e300 seconds is "as long as it gets", not garbage.
-                        Some(s) if s > 0.0 => filters.timeout = Some(s.ceil() as u64),
+                        // 1e300 seconds is "as long as it gets": kept within a u32 so the
+                        // deadline computed from it cannot overflow.
+                        Some(s) if s > 0.0 => {
+                            filters.timeout = Some(s.ceil().min(f64::from(u32::MAX)) as u64)
+                        }
                         _ => return text(400, "Timeout should be a positive number of seconds"),
                     }
                 }

@@ -71,6 +71,9 @@ fn a_stopped_node_asks_the_leader_before_it_starts() {
         checked(&c, &clean_replica, &undecided),
         Decision::Wait { renew: false, message } if message.contains("still in recovery")
     ));
+    // Even a remembered "fine" is asked again before a start.
+    let remembered = with_divergence(stopped(false, true), fine(1));
+    assert!(matches!(run(&c, &remembered, None), Decision::Gather(_)));
     // A remembered answer about another leader does not count.
     let about_pg3 = with_divergence(
         stopped(false, true),
@@ -266,4 +269,20 @@ fn rewind_waits_for_the_new_leaders_checkpoint() {
             renew: false
         }
     );
+}
+
+#[test]
+fn diverged_wal_stays_stopped_while_nobody_leads() {
+    let no_leader = Cluster::from_keys(&[kv("initialize", SYSID)]);
+    let local = with_divergence(stopped(true, true), diverged());
+    assert!(matches!(
+        run(&no_leader, &local, None),
+        Decision::KeepStopped { .. }
+    ));
+    // Nothing known against us: a stopped node starts following nobody, as upstream.
+    let unknown = with_divergence(stopped(false, true), Divergence::Unchecked);
+    assert!(matches!(
+        run(&no_leader, &unknown, None),
+        Decision::StartReplica { follow: None, .. }
+    ));
 }

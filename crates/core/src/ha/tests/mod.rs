@@ -176,6 +176,15 @@ fn foreign_data_directory_is_fatal() {
     assert!(
         matches!(run(&cluster(Some("pg2"), 0), &local, None), Decision::Fatal(m) if m.contains("system ID mismatch"))
     );
+    // In pause nothing stops: the lock is let go if held, else a warning.
+    assert!(matches!(
+        run_paused(&cluster(Some("pg1"), 0), &local, None),
+        Decision::ReleaseLock { .. }
+    ));
+    assert!(matches!(
+        run_paused(&cluster(Some("pg2"), 0), &local, None),
+        Decision::Wait { message, .. } if message.contains("system ID mismatch")
+    ));
 }
 
 #[test]
