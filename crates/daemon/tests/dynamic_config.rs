@@ -236,3 +236,57 @@ async fn configuration_changes_reach_every_member() {
     let (ok, out) = patronictl(&config, &["show-config"]);
     assert!(ok && out.contains("max_timelines_history: 7\n"), "{out}");
 }
+
+/// A dynamic configuration from an older cluster (issue 11 acceptance 6): `wal_keep_segments`,
+/// a name PostgreSQL 15 does not know and a value of the wrong type. PostgreSQL refuses to
+/// start on either, so the node never came up; now the cluster bootstraps and streams, and
+/// the log names what was translated and dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_from_another_version_are_fitted_and_named_in_the_log() {
+    let opts = NodeOptions {
+        scope: "fitted".into(),
+        ..NodeOptions::default()
+    };
+    let mut cluster = TestCluster::new(Path::new(env!("CARGO_BIN_EXE_patroni")), 2, &opts);
+    for n in &cluster.nodes {
+        let text = std::fs::read_to_string(&n.config_path).expect("read config");
+        let old = "      parameters:\n        wal_keep_size: 128MB\n";
+        assert!(
+            text.contains(old),
+            "the harness's bootstrap parameters moved"
+        );
+        let new = "      parameters:\n        wal_keep_segments: 100\n        \
+                   no_such_parameter: 1\n        work_mem: lots\n";
+        std::fs::write(&n.config_path, text.replace(old, new)).expect("write config");
+    }
+    cluster.start_all();
+    cluster.wait_healthy(1, Duration::from_secs(60)).await;
+    for n in &cluster.nodes {
+        let c = pg_connect(n.pg_port).await.expect("connect");
+        let v: String = c
+            .query_one("SHOW wal_keep_size", &[])
+            .await
+            .expect("SHOW")
+            .get(0);
+        assert_eq!(v, "1600MB", "{}", n.name);
+        let v: String = c
+            .query_one("SHOW work_mem", &[])
+            .await
+            .expect("SHOW")
+            .get(0);
+        assert_eq!(v, "4MB", "{}: PostgreSQL's default", n.name);
+        let log = n.logs();
+        for said in [
+            "wal_keep_segments=100 translated to wal_keep_size=1600MB for PostgreSQL 15",
+            "Removing invalid parameter no_such_parameter=1: unrecognized configuration parameter \"no_such_parameter\"",
+            "Removing invalid parameter work_mem=lots: invalid value for parameter \"work_mem\": \"lots\"",
+        ] {
+            assert!(log.contains(said), "{}'s log does not say {said:?}\n{log}", n.name);
+        }
+    }
+    // The DCS keeps what the user wrote: another member with another version fits it anew.
+    let (ok, out) = patronictl(&cluster.nodes[0].config_path, &["show-config"]);
+    assert!(ok && out.contains("wal_keep_segments: 100"), "{out}");
+    let (ok, out) = patronictl(&cluster.nodes[0].config_path, &["list"]);
+    assert!(ok && !out.contains("Pending restart"), "{out}");
+}

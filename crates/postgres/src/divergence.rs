@@ -9,7 +9,7 @@ use std::time::Duration;
 use patroni_core::config::DynamicConfig;
 use patroni_core::ha::{LeaderTimeline, LocalPosition, TimelineSwitch};
 
-use crate::conf::{command_line_options, conninfo, effective_parameters};
+use crate::conf::{command_line_options, conninfo};
 use crate::{PgError, Postgresql};
 
 /// How long one question to the leader may take.
@@ -176,7 +176,7 @@ impl Postgresql {
         }
         // As a plain instance: single-user mode refuses standby mode.
         self.write_postgresql_conf(dynamic, None).await?;
-        let params = effective_parameters(&self.config(), dynamic);
+        let params = self.parameters(dynamic).await;
         let mut cmd = tokio::process::Command::new(self.binary("postgres"));
         cmd.arg("--single")
             .arg("-D")

@@ -6,12 +6,14 @@ mod bootstrap;
 mod conf;
 mod controldata;
 mod divergence;
+mod parameters;
 mod pidfile;
 mod process;
 mod query;
 
 pub use conf::{conninfo, effective_parameters, ReplicaOf};
 pub use controldata::ControlData;
+pub use parameters::{apply_refusals, fit_to_version, Parameter, ParameterNote};
 pub use process::StopMode;
 pub use query::{PgStatus, ReplicationRow};
 
@@ -83,6 +85,8 @@ pub struct Postgresql {
     changes: std::sync::atomic::AtomicU64,
     /// What the postmaster we manage may be doing (see `process.rs`).
     control: std::sync::Mutex<process::Control>,
+    /// The parameters last fitted to the binary (`parameters.rs`).
+    fitted: std::sync::Mutex<parameters::Fitted>,
 }
 
 impl Postgresql {
@@ -95,6 +99,7 @@ impl Postgresql {
             conn: Mutex::new(None),
             changes: std::sync::atomic::AtomicU64::new(0),
             control: std::sync::Mutex::new(process::Control::default()),
+            fitted: std::sync::Mutex::new(parameters::Fitted::default()),
         }
     }
 

@@ -14,7 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use patroni_core::config::DynamicConfig;
 
-use crate::conf::{command_line_options, effective_parameters, ReplicaOf};
+use crate::conf::{command_line_options, ReplicaOf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -150,7 +150,7 @@ impl Postgresql {
         if !ident.exists() {
             tokio::fs::write(&ident, "").await.map_err(io_err(&ident))?;
         }
-        let params = effective_parameters(&self.config(), dynamic);
+        let params = self.parameters(dynamic).await;
         let mut cmd = tokio::process::Command::new(self.binary("postgres"));
         cmd.arg("-D")
             .arg(self.data_dir())

@@ -21,6 +21,11 @@ fn become_postgres() {
 
 /// A fresh, initialized (not started) instance in its own temp dir.
 async fn instance(dir: &TempDir, scope: &str) -> Arc<Postgresql> {
+    instance_in(dir, scope, dir.path().join("data")).await
+}
+
+/// The same with the data directory at `data_dir`.
+async fn instance_in(dir: &TempDir, scope: &str, data_dir: std::path::PathBuf) -> Arc<Postgresql> {
     let port = free_port();
     let tree = serde_json::json!({
         "name": "pg0", "scope": scope,
@@ -28,7 +33,7 @@ async fn instance(dir: &TempDir, scope: &str) -> Arc<Postgresql> {
         "etcd3": {"hosts": "127.0.0.1:2379"},
         "postgresql": {
             "listen": format!("127.0.0.1:{port}"), "connect_address": format!("127.0.0.1:{port}"),
-            "data_dir": dir.path().join("data"), "bin_dir": pg_bin_dir(),
+            "data_dir": data_dir, "bin_dir": pg_bin_dir(),
             "pgpass": dir.path().join("pgpass"),
             "authentication": {
                 "superuser": {"username": "postgres", "password": "secret"},
@@ -159,5 +164,102 @@ async fn fencing_a_frozen_postmaster_kills_its_backends_too() {
     assert!(
         orphans.is_empty(),
         "PostgreSQL processes left behind: {orphans:?}"
+    );
+}
+
+/// A dynamic configuration carried over from an older cluster, with a name PostgreSQL 15 does
+/// not know and values it refuses, must not keep the node down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_this_postgres_refuses_are_translated_reset_or_dropped() {
+    become_postgres();
+    let dir = TempDir::new("pg-parameters");
+    let pg = instance(&dir, "parameters-test").await;
+    let (dynamic, _) =
+        DynamicConfig::from_value(&serde_json::json!({"postgresql": {"parameters": {
+            "wal_keep_segments": 100,
+            "no_such_parameter": 1,
+            "work_mem": "lots",
+            "shared_buffers": 1,
+            "max_wal_senders": 1,
+            "max_connections": 1000000000,
+            "my_extension.setting": "kept",
+            "log_min_duration_statement": "250ms"
+        }}}));
+    let params = pg.parameters(&dynamic).await;
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("wal_keep_size"), Some("1600MB"));
+    for gone in [
+        "wal_keep_segments",
+        "no_such_parameter",
+        "work_mem",
+        "shared_buffers",
+    ] {
+        assert_eq!(get(gone), None, "{gone} should be dropped: {params:?}");
+    }
+    assert_eq!(
+        get("max_wal_senders"),
+        Some("10"),
+        "below upstream's minimum"
+    );
+    assert_eq!(
+        get("max_connections"),
+        Some("100"),
+        "outside PostgreSQL's range"
+    );
+    assert_eq!(get("my_extension.setting"), Some("kept"));
+    assert_eq!(get("log_min_duration_statement"), Some("250ms"));
+
+    pg.start(&dynamic, None).await.expect("start");
+    let ready = pg.wait_ready(Duration::from_secs(60)).await;
+    let check = pg
+        .execute(
+            "DO $$ BEGIN IF current_setting('wal_keep_size') <> '1600MB' \
+             OR current_setting('max_connections') <> '100' \
+             OR current_setting('log_min_duration_statement') <> '250ms' \
+             THEN RAISE EXCEPTION 'unexpected settings'; END IF; END $$",
+        )
+        .await;
+    pg.stop(StopMode::Immediate, Duration::from_secs(10))
+        .await
+        .expect("stop");
+    ready.expect("PostgreSQL 15 starts with the fitted parameters");
+    check.expect("the fitted values are in force");
+}
+
+/// Patroni's own example configurations use a relative `data_dir`: a reload must not make
+/// `hba_file` and `ident_file` look changed (they were "pending restart" on every member).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_data_dir_leaves_nothing_pending_after_a_reload() {
+    become_postgres();
+    let dir = TempDir::new("pg-relative");
+    // Other tests in this process use absolute paths only, so moving the working directory
+    // does not touch them.
+    std::env::set_current_dir(dir.path()).expect("chdir");
+    let pg = instance_in(&dir, "relative-test", "data/postgresql0".into()).await;
+    started(&pg).await;
+    pg.write_postgresql_conf(&DynamicConfig::default(), None)
+        .await
+        .expect("rewrite postgresql.conf");
+    pg.execute("CREATE TABLE loaded AS SELECT pg_catalog.pg_conf_load_time() AS at")
+        .await
+        .expect("note the load time");
+    pg.reload().expect("reload");
+    // A reload is asynchronous: wait until the server has read the files again.
+    wait_for("the reload", Duration::from_secs(10), || async {
+        pg.execute(
+            "DO $$ BEGIN IF pg_catalog.pg_conf_load_time() <= (SELECT at FROM loaded) \
+             THEN RAISE EXCEPTION 'not reloaded yet'; END IF; END $$",
+        )
+        .await
+        .ok()
+    })
+    .await;
+    let pending = pg.pending_restart().await;
+    pg.stop(StopMode::Immediate, Duration::from_secs(10))
+        .await
+        .expect("stop");
+    assert_eq!(
+        pending.expect("pending_restart"),
+        Vec::<(String, String)>::new()
     );
 }

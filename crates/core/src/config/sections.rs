@@ -132,10 +132,15 @@ pub(super) fn postgresql_section(
     };
     let connect_address = req("connect_address")?;
     let data_dir = PathBuf::from(req("data_dir")?);
+    // Absolute, as upstream makes it: `hba_file` and `ident_file` are written into
+    // postgresql.conf under it, and PostgreSQL resolves a relative path against its working
+    // directory at start but against the data directory on reload, so a relative path would
+    // differ after every reload and show as a pending restart.
     let config_dir = s
         .string("config_dir")?
         .map(PathBuf::from)
         .unwrap_or_else(|| data_dir.clone());
+    let config_dir = std::path::absolute(&config_dir).unwrap_or(config_dir);
     let auth = s.section("authentication")?;
     let user = |name: &str| -> Result<Credentials, ConfigError> {
         let sec = auth.section(name)?;

@@ -3,7 +3,6 @@
 //! as `pending_restart` with their old and new values.
 
 use patroni_core::cluster::Cluster;
-use patroni_postgres::effective_parameters;
 
 use super::Ha;
 
@@ -46,7 +45,7 @@ impl Ha {
                 return;
             }
         };
-        let params = effective_parameters(&self.config, &self.dynamic);
+        let params = self.pg.parameters(&self.dynamic).await;
         let reasons = pending
             .into_iter()
             .map(|(name, old)| {
