@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what patroni-rs needs to build, run the demo and run its tests on Debian 12:
-# PostgreSQL 15, etcd, ZooKeeper (and Java), protoc (for etcd-client), HAProxy, and the two reference Patroni
-# implementations used by the interop tests (3.0.2 from Debian, 4.1.x from PyPI in a venv).
+# PostgreSQL 15, etcd, ZooKeeper (and Java), protoc (for etcd-client), HAProxy, Prometheus (promtool
+# and a real scrape of /metrics), and the two reference Patroni implementations used by the
+# interop tests (3.0.2 from Debian, 4.1.x from PyPI in a venv).
 # Never upgrades what is installed: a PostgreSQL upgraded under running servers breaks them.
 set -euo pipefail
 
 need=()
-for pkg in postgresql-15 etcd-server etcd-client protobuf-compiler haproxy patroni util-linux python3-venv zookeeper default-jre-headless; do
+for pkg in postgresql-15 etcd-server etcd-client protobuf-compiler haproxy patroni util-linux python3-venv zookeeper default-jre-headless prometheus; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -15,7 +16,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-upgrade "${need[@]}" >/dev/null
 fi
 # Debian's packages start services of their own; the demo and the tests start their own.
-for svc in etcd patroni postgresql haproxy zookeeper; do
+for svc in etcd patroni postgresql haproxy zookeeper prometheus prometheus-node-exporter; do
     systemctl stop "$svc" >/dev/null 2>&1 || true
 done
 

@@ -256,5 +256,7 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+pub mod metrics;
+
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,8 @@ pub enum Response {
     Json(u16, Value),
     /// A plain-text message (sent as `text/html`, as upstream does).
     Text(u16, String),
+    /// A 200 body with its own content type (`/metrics`).
+    Typed(&'static str, String),
     /// Python's stock HTML error page.
     Error(u16),
     /// 401 with `WWW-Authenticate: Basic realm="Patroni"` and a plain-text message.
@@ -98,6 +100,10 @@ fn render(resp: Response) -> Vec<u8> {
         Response::Text(code, text) => {
             format!("HTTP/1.0 {code} {}\r\n{server}\r\nDate: {date}\r\nContent-Type: text/html\r\n\r\n{text}", reason(code)).into_bytes()
         }
+        Response::Typed(content_type, body) => format!(
+            "HTTP/1.0 200 OK\r\n{server}\r\nDate: {date}\r\nContent-Type: {content_type}\r\n\r\n{body}"
+        )
+        .into_bytes(),
         Response::Unauthorized(text) => format!(
             "HTTP/1.0 401 Unauthorized\r\n{server}\r\nDate: {date}\r\nWWW-Authenticate: Basic realm=\"Patroni\"\r\nContent-Type: text/html\r\n\r\n{text}"
         )

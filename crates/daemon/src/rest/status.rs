@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use patroni_core::state::{PgState, Role};
-use patroni_core::status::{PatroniInfo, StatusDocument, Xlog};
+use patroni_core::status::{metrics, PatroniInfo, StatusDocument, Xlog};
 use patroni_postgres::PgStatus;
 use serde_json::Value;
 
@@ -172,48 +172,14 @@ impl Api {
         }
     }
 
-    /// `GET /metrics`: Prometheus text with upstream 4.1's metric names and help texts, so
-    /// existing dashboards and alerts keep working.
+    /// `GET /metrics` (`patroni_core::status::metrics`). Synchronous mode and failsafe mode
+    /// are refused at start (docs/configuration-keys.md), so this node is never a sync or
+    /// quorum standby and failsafe is never active: those series are 0 until they are built.
     pub(crate) async fn metrics(&self) -> Response {
-        let doc = self.status_document(true).await.to_json();
-        let labels = format!(
-            "{{scope=\"{}\",name=\"{}\"}}",
-            self.config().scope,
-            self.config().name
-        );
-        let num = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
-        let role = doc.get("role").and_then(Value::as_str).unwrap_or("");
-        let xlog = doc.get("xlog");
-        let state = doc.get("state").and_then(Value::as_str).unwrap_or("");
-        let version: String = patroni_core::PATRONI_VERSION
-            .split('.')
-            .map(|p| format!("{:0>2}", p))
-            .collect();
-        let rs = doc.get("replication_state").and_then(Value::as_str);
-        let metrics: Vec<(&str, &str, &str, String)> = vec![
-            ("patroni_version", "Patroni semver without periods.", "gauge", version.trim_start_matches('0').to_string()),
-            ("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.", "gauge", u8::from(state == "running").to_string()),
-            ("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.", "gauge", u8::from(role == "primary").to_string()),
-            ("patroni_xlog_location", "Current location of the Postgres transaction log, 0 if this node is not the leader.", "counter", num(xlog.and_then(|x| x.get("location"))).to_string()),
-            ("patroni_standby_leader", "Value is 1 if this node is the standby_leader, 0 otherwise.", "gauge", u8::from(role == "standby_leader").to_string()),
-            ("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.", "gauge", u8::from(role == "replica").to_string()),
-            ("patroni_xlog_received_location", "Current location of the received Postgres transaction log, 0 if this node is not a replica.", "counter", num(xlog.and_then(|x| x.get("received_location"))).to_string()),
-            ("patroni_xlog_replayed_location", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.", "counter", num(xlog.and_then(|x| x.get("replayed_location"))).to_string()),
-            ("patroni_postgres_streaming", "Value is 1 if Postgres is streaming, 0 otherwise.", "gauge", u8::from(rs == Some("streaming")).to_string()),
-            ("patroni_postgres_in_archive_recovery", "Value is 1 if Postgres is replicating from archive, 0 otherwise.", "gauge", u8::from(rs == Some("in archive recovery")).to_string()),
-            ("patroni_postgres_server_version", "Version of Postgres (if running), 0 otherwise.", "gauge", num(doc.get("server_version")).to_string()),
-            ("patroni_cluster_unlocked", "Value is 1 if the cluster is unlocked, 0 if locked.", "gauge", u8::from(doc.get("cluster_unlocked").is_some()).to_string()),
-            ("patroni_postgres_timeline", "Postgres timeline of this node (if running), 0 otherwise.", "gauge", num(doc.get("timeline")).to_string()),
-            ("patroni_dcs_last_seen", "Epoch timestamp when DCS was last contacted successfully by Patroni.", "gauge", num(doc.get("dcs_last_seen")).to_string()),
-            ("patroni_pending_restart", "Value is 1 if the node needs a restart, 0 otherwise.", "gauge", u8::from(doc.get("pending_restart").is_some()).to_string()),
-            ("patroni_is_paused", "Value is 1 if auto failover is disabled, 0 otherwise.", "gauge", u8::from(doc.get("pause").is_some()).to_string()),
-        ];
-        let mut text = String::new();
-        for (name, help, kind, value) in metrics {
-            text.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}\n"
-            ));
-        }
-        Response::Text(200, text)
+        let doc = self.status_document(true).await;
+        Response::Typed(
+            metrics::CONTENT_TYPE,
+            metrics::metrics_text(&doc, metrics::MetricsFacts::default()),
+        )
     }
 }
