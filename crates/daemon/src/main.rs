@@ -13,6 +13,7 @@ mod logging;
 mod rest;
 mod state;
 mod status;
+mod systemd;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +45,7 @@ fn load_config(configfile: Option<&std::path::Path>) -> Result<Config, config::C
 }
 
 fn main() {
+    systemd::take_notify_socket();
     let cli = Cli::parse();
     let config = match load_config(cli.configfile.as_deref()) {
         Ok(c) => c,
@@ -197,6 +199,8 @@ async fn serve(
         commands_rx,
         reload,
     );
+    // The REST API listens (connections wait in the backlog until it accepts them).
+    systemd::ready();
     let ha_task = tokio::spawn(ha::run(ha));
     supervise(ha_task, renew_task, rest_task, guard_gone).await
 }

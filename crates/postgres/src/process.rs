@@ -161,10 +161,19 @@ impl Postgresql {
             .args(command_line_options(&params))
             .stdin(Stdio::null())
             .process_group(0);
-        for (name, _) in std::env::vars() {
-            if patroni_core::config::env::is_patroni_variable(&name) {
+        for (name, _) in std::env::vars_os() {
+            if name
+                .to_str()
+                .is_some_and(patroni_core::config::env::is_patroni_variable)
+            {
                 cmd.env_remove(name);
             }
+        }
+        // As upstream's unit file means it: MALLOC_ARENA_MAX=1 is for the daemon, and
+        // PG_MALLOC_ARENA_MAX (empty: no limit) is what PostgreSQL's backends get instead.
+        if let Some(arenas) = std::env::var_os("PG_MALLOC_ARENA_MAX") {
+            cmd.env("MALLOC_ARENA_MAX", arenas)
+                .env_remove("PG_MALLOC_ARENA_MAX");
         }
         let as_primary = replica_of.is_none();
         let mut child = {

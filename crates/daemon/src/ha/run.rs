@@ -16,6 +16,8 @@ pub async fn run(mut ha: Ha) -> anyhow::Result<()> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut next_run = Instant::now();
+    // A SIGHUP's reload happens in the next cycle; systemd hears READY=1 after it.
+    let mut reloading = false;
     loop {
         let cycle = tokio::select! {
             r = ha.cycle() => r,
@@ -27,6 +29,9 @@ pub async fn run(mut ha: Ha) -> anyhow::Result<()> {
             Ok(message) => tracing::info!("{message}"),
             Err(CycleError::Fatal(m)) => return Err(anyhow::anyhow!(m)),
             Err(CycleError::Dcs(e)) => tracing::error!("Error communicating with DCS: {e}"),
+        }
+        if std::mem::take(&mut reloading) {
+            crate::systemd::ready();
         }
         if let Err(e) = ha.pg.save_dynamic_config(&ha.dynamic).await {
             tracing::debug!("cannot save patroni.dynamic.json: {e}");
@@ -47,6 +52,8 @@ pub async fn run(mut ha: Ha) -> anyhow::Result<()> {
             }
             _ = ha.shared.wake.notified() => next_run = Instant::now(),
             _ = sighup.recv() => {
+                crate::systemd::reloading();
+                reloading = true;
                 ha.shared.reload_requested.store(true, std::sync::atomic::Ordering::SeqCst);
                 next_run = Instant::now();
             }
@@ -54,6 +61,7 @@ pub async fn run(mut ha: Ha) -> anyhow::Result<()> {
             _ = sigint.recv() => break,
         }
     }
+    crate::systemd::stopping();
     ha.shutdown().await;
     Ok(())
 }
