@@ -61,7 +61,10 @@ fn main() {
         println!("configuration is valid");
         return;
     }
-    logging::init(&config.log_level);
+    if let Err(e) = logging::init(&config.log) {
+        eprintln!("patroni: {e}");
+        std::process::exit(1);
+    }
     log_panics();
     for w in &config.warnings {
         tracing::warn!("{w}");

@@ -126,18 +126,20 @@ fn map_variable(rest: &str, value: &str) -> Option<(Vec<String>, Value)> {
     match rest {
         "NAME" | "NAMESPACE" | "SCOPE" => return Some((vec![rest.to_ascii_lowercase()], s(value))),
         "LOGLEVEL" => return Some((path(&["log", "level"]), s(value))),
-        "LOGFORMAT" => return Some((path(&["log", "format"]), s(value))),
+        "LOGFORMAT" => return Some((path(&["log", "format"]), log_format(value))),
         "THREAD_POOL_SIZE" | "THREAD_STACK_SIZE" => {
             return Some((vec![rest.to_ascii_lowercase()], s(value)))
         }
         _ => {}
     }
     if let Some(key) = rest.strip_prefix("LOG_") {
-        let key = match key {
-            "DATEFMT" => "dateformat",
-            other => return Some((vec!["log".into(), other.to_ascii_lowercase()], s(value))),
+        let (key, parsed) = match key {
+            "DATEFMT" => ("dateformat".to_string(), s(value)),
+            "FORMAT" => ("format".to_string(), log_format(value)),
+            "STATIC_FIELDS" | "LOGGERS" => (key.to_ascii_lowercase(), parse_map(value)),
+            other => (other.to_ascii_lowercase(), s(value)),
         };
-        return Some((path(&["log", key]), s(value)));
+        return Some((vec!["log".into(), key], parsed));
     }
     if let Some(key) = rest.strip_prefix("RESTAPI_") {
         return match key {
@@ -275,6 +277,16 @@ fn parse_list(value: &str) -> Value {
                 .filter(|p| p.as_str() != Some(""))
                 .collect(),
         ),
+    }
+}
+
+/// `PATRONI_LOG_FORMAT`: a `%(field)s` format string, or else (as upstream reads it) a list of
+/// JSON log fields, `[message, {levelname: level}]` or `message, module`.
+fn log_format(value: &str) -> Value {
+    if value.contains("%(") {
+        Value::String(value.to_string())
+    } else {
+        parse_list(value)
     }
 }
 

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::dcs::{dcs_section, DcsSection, KNOWN_DCS};
+use super::log::{log_section, LogConfig};
 use super::schema::{self, KeyReport};
 use super::sections::{
     bootstrap_section, check_address, check_binaries, credentials, postgresql_section,
@@ -34,8 +35,8 @@ pub struct Config {
     pub postgresql: PostgresqlConfig,
     /// `tags:`.
     pub tags: Tags,
-    /// `log.level` (default INFO).
-    pub log_level: String,
+    /// `log:`.
+    pub log: LogConfig,
     /// Warnings found while reading (logged by the caller).
     pub warnings: Vec<String>,
     /// The merged tree the typed fields were read from.
@@ -91,7 +92,7 @@ impl Config {
         let bootstrap = bootstrap_section(&root.section("bootstrap")?)?;
         let postgresql = postgresql_section(&root.section("postgresql")?, daemon)?;
         let tags = tags_section(&root.section("tags")?, &mut warnings)?;
-        let log_level = log_level(&root)?;
+        let log = log_section(&root.section("log")?)?;
         if daemon {
             check_binaries(&postgresql)?;
             check_address("restapi.listen", &restapi.listen)?;
@@ -108,7 +109,7 @@ impl Config {
             bootstrap,
             postgresql,
             tags,
-            log_level,
+            log,
             warnings,
             tree,
         })
@@ -160,22 +161,6 @@ fn no_dcs_section(root: &Section) -> ConfigError {
             KNOWN_DCS.join(", ")
         ),
     )
-}
-
-/// `log.level`, upper-cased (default INFO).
-fn log_level(root: &Section) -> Result<String, ConfigError> {
-    let level = root
-        .section("log")?
-        .string("level")?
-        .unwrap_or_else(|| "INFO".into())
-        .to_ascii_uppercase();
-    match level.as_str() {
-        "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "FATAL" | "CRITICAL" => Ok(level),
-        _ => Err(ConfigError::invalid(
-            "log.level",
-            format!("unknown level {level:?}"),
-        )),
-    }
 }
 
 /// One error naming every refused key, so that `--validate-config` lists them all at once.

@@ -10,6 +10,7 @@ mod dynamic;
 pub mod env;
 mod load;
 mod local;
+mod log;
 mod schema;
 mod sections;
 mod types;
@@ -19,6 +20,7 @@ pub use dcs::{DcsSection, EtcdConfig, ExhibitorConfig, ZooKeeperConfig};
 pub use dynamic::DynamicConfig;
 pub use load::{load_tree, parse_yaml};
 pub use local::{Config, Strictness};
+pub use log::{JsonField, LogConfig, LogFormat, LogLevel, LogType, DEFAULT_FORMAT};
 pub use schema::{check_ctl, check_dynamic, check_local, newly_refused, KeyReport};
 pub use types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 

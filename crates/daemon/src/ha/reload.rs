@@ -40,6 +40,7 @@ impl Ha {
         for w in &new.warnings {
             tracing::warn!("{w}");
         }
+        crate::logging::reconfigure(&new.log);
         let new = Arc::new(new);
         self.pg.set_config(Arc::clone(&new));
         self.shared.set_config(Arc::clone(&new));

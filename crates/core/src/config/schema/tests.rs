@@ -125,7 +125,7 @@ fn a_watchdog_that_would_be_used_is_refused() {
 fn harmless_keys_are_warned_about_by_name() {
     let report = check_local(&yaml(
         "thread_pool_size: 10
-log: {type: json, dir: /var/log/patroni, file_num: 4, level: DEBUG}
+log: {type: json, dir: /var/log/patroni, file_num: 4, level: DEBUG, max_queue_size: 5}
 restapi: {server_tokens: Minimal}
 postgresql: {use_unix_socket: true, bin_name: {pg_isready: pg_isready15}}
 ",
@@ -135,8 +135,7 @@ postgresql: {use_unix_socket: true, bin_name: {pg_isready: pg_isready15}}
         keys(&report.warnings),
         [
             "thread_pool_size",
-            "log.type",
-            "log.dir",
+            "log.max_queue_size",
             "restapi.server_tokens",
             "postgresql.use_unix_socket",
             "postgresql.bin_name.pg_isready",
@@ -273,7 +272,7 @@ fn environment_variables_are_judged_like_the_file() {
             ("PATRONI_ZOOKEEPER_HOSTS", "z1:2181"),
             ("PATRONI_ZOOKEEPER_USE_SSL", "false"),
             ("PATRONI_CTL_INSECURE", "true"),
-            ("PATRONI_LOG_FORMAT", "%(message)s"),
+            ("PATRONI_LOG_MAX_QUEUE_SIZE", "100"),
         ]),
     )
     .expect("environment tree");
@@ -288,7 +287,7 @@ fn environment_variables_are_judged_like_the_file() {
             "restapi.certfile",
         ]
     );
-    assert_eq!(keys(&report.warnings), ["log.format"]);
+    assert_eq!(keys(&report.warnings), ["log.max_queue_size"]);
     // patronictl reading the same environment refuses only its own TLS setting.
     let ctl = check_ctl(&tree);
     assert_eq!(keys(&ctl.refused), ["ctl.insecure"]);
