@@ -239,6 +239,76 @@ pub fn liveness_code(
     }
 }
 
+/// What `GET /readiness` decides on (upstream 4.1, docs/rest-api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadinessFacts {
+    /// This node holds the leader lock.
+    pub holds_lock: bool,
+    /// PostgreSQL's state is `running`.
+    pub running: bool,
+    /// The WAL receiver streams (`replication_state` is `streaming`).
+    pub streaming: bool,
+    /// The leader's optime in the (fresh) DCS view; `None` without one.
+    pub dcs_optime: Option<u64>,
+    /// The WAL receiver's `latest_end_lsn` (0 when unknown).
+    pub latest_end_lsn: u64,
+    /// Received (written) position.
+    pub received: u64,
+    /// Replayed position.
+    pub replayed: u64,
+    /// Failsafe mode keeps the cluster going without the DCS.
+    pub failsafe_active: bool,
+    /// `maximum_lag_on_failover`, the default allowed lag.
+    pub maximum_lag_on_failover: u64,
+}
+
+/// `GET /readiness?lag=<size>&mode=apply|write`: 200 or 503, with the reason for a 503
+/// (logged at DEBUG as upstream does).
+pub fn readiness_code(query: &[(String, String)], f: &ReadinessFacts) -> (u16, Option<String>) {
+    if f.holds_lock {
+        return (200, None);
+    }
+    if !f.running {
+        return (503, Some("PostgreSQL is not running".into()));
+    }
+    // As upstream: a replica fed only from the archive is never ready.
+    if !f.streaming {
+        return (503, Some("PostgreSQL is not streaming".into()));
+    }
+    if f.dcs_optime.is_none() && f.latest_end_lsn == 0 {
+        return if f.failsafe_active {
+            (200, None)
+        } else {
+            (503, Some("DCS is not accessible".into()))
+        };
+    }
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (mode, position) = match param("mode") {
+        Some("write") => ("write", f.received),
+        _ => ("apply", f.replayed),
+    };
+    let allowed = param("lag")
+        .and_then(parse_bytes)
+        .unwrap_or(f.maximum_lag_on_failover);
+    let leader_optime = f.dcs_optime.unwrap_or(0).max(f.latest_end_lsn);
+    let lag = leader_optime.saturating_sub(position);
+    if lag > allowed {
+        (
+            503,
+            Some(format!(
+                "Replication {mode} lag {lag} exceeds maximum allowable {allowed}"
+            )),
+        )
+    } else {
+        (200, None)
+    }
+}
+
 /// Parses `lag` (`1048576`, `16kB`, `10MB`, ...) into bytes.
 pub fn parse_bytes(text: &str) -> Option<u64> {
     let t = text.trim();

@@ -29,6 +29,7 @@ const GOLDEN: &[(&str, u16, u16)] = &[
     ("/read-only-quorum", 200, 503),
     ("/liveness", 200, 200),
     ("/readiness", 200, 200),
+    ("/readiness?mode=write&lag=16MB", 200, 200),
     ("/patroni", 200, 200),
     ("/cluster", 200, 200),
     ("/history", 200, 200),
@@ -94,7 +95,7 @@ async fn status_codes_match_patroni_4_1() {
             // HEAD and OPTIONS give the health-check code of the path, and 503 for the
             // paths that have a GET handler of their own.
             let dedicated = matches!(
-                *path,
+                path.split('?').next().unwrap_or_default(),
                 "/liveness"
                     | "/readiness"
                     | "/patroni"

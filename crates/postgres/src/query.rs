@@ -36,6 +36,8 @@ pub struct PgStatus {
     pub server_version: i32,
     /// `restore_command` is set.
     pub has_restore_command: bool,
+    /// Replica: the end of WAL the WAL receiver last heard of from its upstream (0 when none).
+    pub latest_end_lsn: u64,
     /// Primary: `pg_stat_replication`.
     pub replication: Vec<ReplicationRow>,
 }
@@ -76,7 +78,8 @@ const STATUS_SQL: &str = "SELECT pg_catalog.pg_is_in_recovery(),
  pg_catalog.to_char(pg_catalog.pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00',
  pg_catalog.to_char(pg_catalog.pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00',
  pg_catalog.current_setting('server_version_num')::int,
- pg_catalog.current_setting('restore_command') <> ''
+ pg_catalog.current_setting('restore_command') <> '',
+ pg_catalog.pg_wal_lsn_diff(COALESCE(r.latest_end_lsn, '0/0'), '0/0')::bigint
 FROM (SELECT 1) AS dummy LEFT JOIN pg_catalog.pg_stat_get_wal_receiver() AS r ON true";
 
 const REPLICATION_SQL: &str =
@@ -171,6 +174,7 @@ impl Postgresql {
             replayed_timestamp: row.get(9),
             server_version: row.get(10),
             has_restore_command: row.get(11),
+            latest_end_lsn: to_u64(row.get(12)),
             replication: Vec::new(),
         };
         if st.in_recovery {

@@ -164,3 +164,77 @@ fn liveness_follows_the_last_completed_cycle() {
         assert_eq!(liveness_code(paused, busy, primary, since, ttl), want);
     }
 }
+
+fn ready(f: ReadinessFacts, query: &[(&str, &str)]) -> u16 {
+    readiness_code(&q(query), &f).0
+}
+
+#[test]
+fn readiness_as_upstream_4_1() {
+    let replica = ReadinessFacts {
+        holds_lock: false,
+        running: true,
+        streaming: true,
+        dcs_optime: Some(10_000),
+        latest_end_lsn: 0,
+        received: 9_500,
+        replayed: 8_000,
+        failsafe_active: false,
+        maximum_lag_on_failover: 1_000,
+    };
+    // Replay is 2000 behind, the receiver 500: the default mode counts replay.
+    assert_eq!(ready(replica, &[]), 503);
+    assert_eq!(ready(replica, &[("mode", "write")]), 200);
+    assert_eq!(ready(replica, &[("lag", "2kB")]), 200);
+    assert_eq!(ready(replica, &[("lag", "1999")]), 503);
+    assert_eq!(
+        ready(replica, &[("lag", "lots")]),
+        503,
+        "an invalid lag is the default"
+    );
+    // The receiver's latest_end_lsn counts when the DCS optime is older.
+    let ahead = ReadinessFacts {
+        latest_end_lsn: 20_000,
+        ..replica
+    };
+    assert_eq!(ready(ahead, &[("mode", "write")]), 503);
+    let leader = ReadinessFacts {
+        holds_lock: true,
+        running: false,
+        ..replica
+    };
+    assert_eq!(ready(leader, &[]), 200);
+    for not_ready in [
+        ReadinessFacts {
+            running: false,
+            ..replica
+        },
+        ReadinessFacts {
+            streaming: false,
+            ..replica
+        },
+        ReadinessFacts {
+            dcs_optime: None,
+            latest_end_lsn: 0,
+            ..replica
+        },
+    ] {
+        assert_eq!(ready(not_ready, &[("lag", "1GB")]), 503, "{not_ready:?}");
+    }
+    let failsafe = ReadinessFacts {
+        dcs_optime: None,
+        failsafe_active: true,
+        ..replica
+    };
+    assert_eq!(ready(failsafe, &[]), 200);
+    let no_dcs = ReadinessFacts {
+        dcs_optime: None,
+        latest_end_lsn: 8_500,
+        ..replica
+    };
+    assert_eq!(ready(no_dcs, &[]), 200, "the receiver's view is enough");
+    assert_eq!(
+        readiness_code(&[], &replica).1.as_deref(),
+        Some("Replication apply lag 2000 exceeds maximum allowable 1000")
+    );
+}

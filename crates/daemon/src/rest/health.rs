@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use patroni_core::state::Role;
-use patroni_core::status::{health_code, HealthFacts, StatusDocument};
+use patroni_core::status::{
+    health_code, readiness_code, HealthFacts, ReadinessFacts, StatusDocument,
+};
 
 use super::{Api, Request};
 
@@ -65,30 +67,40 @@ impl Api {
         )
     }
 
-    /// `GET /readiness` (4.1 rules).
-    pub(crate) async fn readiness(&self) -> u16 {
-        if self.shared.is_leader(&self.config().name) {
-            return 200;
-        }
-        let (state, max_lag) = {
+    /// `GET /readiness` (`patroni_core::status::readiness_code`).
+    pub(crate) async fn readiness(&self, req: &Request) -> u16 {
+        let holds_lock = self.shared.is_leader(&self.config().name);
+        let (running, max_lag) = {
             let s = self.shared.snap();
-            (s.pg_state.clone(), s.dynamic.maximum_lag_on_failover)
+            (
+                s.pg_state == patroni_core::state::PgState::Running,
+                s.dynamic.maximum_lag_on_failover,
+            )
         };
-        if state != patroni_core::state::PgState::Running {
-            return 503;
-        }
-        let Ok(st) = self.pg_status().await else {
-            return 503;
+        // The status query runs only when it can change the answer.
+        let st = if holds_lock || !running {
+            None
+        } else {
+            self.pg_status().await.ok()
         };
-        if st.replication_state() != Some("streaming") {
-            return 503;
-        }
-        let Some(cluster) = self.fresh_cluster() else {
-            return 503;
+        let facts = ReadinessFacts {
+            holds_lock,
+            running: running && (holds_lock || st.is_some()),
+            streaming: st
+                .as_ref()
+                .is_some_and(|s| s.replication_state() == Some("streaming")),
+            dcs_optime: self.fresh_cluster().map(|c| c.status.last_lsn),
+            latest_end_lsn: st.as_ref().map_or(0, |s| s.latest_end_lsn),
+            received: st.as_ref().map_or(0, |s| s.received_location),
+            replayed: st.as_ref().map_or(0, |s| s.replayed_location),
+            // Failsafe mode is refused at start (docs/configuration-keys.md).
+            failsafe_active: false,
+            maximum_lag_on_failover: max_lag,
         };
-        if cluster.status.last_lsn.saturating_sub(st.replayed_location) > max_lag {
-            return 503;
+        let (code, reason) = readiness_code(&req.query, &facts);
+        if let Some(reason) = reason {
+            tracing::debug!("Readiness check failure: {reason}");
         }
-        200
+        code
     }
 }

@@ -98,7 +98,7 @@ impl Api {
             ("GET", "history") => self.history().await,
             ("GET", "config") => self.config_doc().await,
             ("GET", "liveness") => Response::StatusOnly(self.liveness()),
-            ("GET", "readiness") => Response::StatusOnly(self.readiness().await),
+            ("GET", "readiness") => Response::StatusOnly(self.readiness(req).await),
             ("GET", "metrics") => self.metrics().await,
             ("GET", "failsafe") => Response::Error(502),
             ("PATCH", "config") => self.patch_config(req).await,
