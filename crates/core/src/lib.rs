@@ -1,6 +1,7 @@
 //! patroni-core: everything about a Patroni cluster that needs no process, socket or file
 //! beyond the configuration itself.
 //!
+//! * [`callbacks`]: which callback script runs when;
 //! * [`config`]: the Patroni YAML, `PATRONI_*` environment overrides and validation;
 //! * [`cluster`]: the cluster as read from the DCS (serde types matching Patroni's JSON);
 //! * [`dcs`]: the [`dcs::Dcs`] trait every backend implements, and the key layout;
@@ -8,6 +9,7 @@
 //! * [`state`]: the role and PostgreSQL state names Patroni publishes;
 //! * [`lsn`], [`timing`]: small shared helpers.
 
+pub mod callbacks;
 pub mod cluster;
 pub mod config;
 pub mod dcs;

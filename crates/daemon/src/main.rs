@@ -5,6 +5,7 @@
 //! the primary safe dies (a panic included), PostgreSQL is fenced before the daemon exits, so a
 //! writable primary is never left behind without its guard.
 
+mod callbacks;
 mod commands;
 mod faults;
 mod ha;

@@ -260,6 +260,16 @@ impl Postgresql {
         write_private(&conf, &text).await
     }
 
+    /// The text of `postgresql.conf` and `pg_hba.conf` as they are now (`None` for a file
+    /// that cannot be read), to tell whether a rewrite changed anything.
+    pub async fn config_files_text(&self) -> (Option<String>, Option<String>) {
+        let read = |name: &str| tokio::fs::read_to_string(self.conf_dir().join(name));
+        (
+            read("postgresql.conf").await.ok(),
+            read("pg_hba.conf").await.ok(),
+        )
+    }
+
     /// Rewrites `pg_hba.conf` from `postgresql.pg_hba` (local, else dynamic), when configured.
     pub async fn write_pg_hba(&self, dynamic: &DynamicConfig) -> Result<bool, PgError> {
         let config = self.config();

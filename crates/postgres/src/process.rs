@@ -258,6 +258,9 @@ impl Postgresql {
             self.observe_stopped();
             return Ok(());
         };
+        if let Some(command) = self.config().postgresql.before_stop.clone() {
+            self.before_stop(&command, timeout).await;
+        }
         tracing::info!("stopping postmaster pid={pid} ({mode:?})");
         self.control().stopping = Some(pid);
         signal(pid, mode_signal(mode));
@@ -274,6 +277,31 @@ impl Postgresql {
         self.observe_stopped();
         self.changed();
         Ok(())
+    }
+
+    /// Runs the user's `before_stop` script and waits for it (its exit code only logged, as
+    /// upstream), at most `timeout`: a script that hangs must not keep PostgreSQL running.
+    /// The lease guard's fence does not run it.
+    async fn before_stop(&self, command: &str, timeout: Duration) {
+        let Some(argv) = shlex::split(command).filter(|a| !a.is_empty()) else {
+            tracing::error!("before_stop {command:?} cannot be split into a command line");
+            return;
+        };
+        let run = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(status)) => tracing::info!(
+                "before_stop script `{command}` exited with {}",
+                status.code().unwrap_or(-1)
+            ),
+            Ok(Err(e)) => tracing::error!("Exception when calling `{command}`: {e}"),
+            Err(_) => {
+                tracing::error!("before_stop script `{command}` did not exit within {timeout:?}")
+            }
+        }
     }
 
     /// How long a postmaster gets to obey SIGQUIT before it and its children are killed. It

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::types::{BootstrapConfig, Credentials, PostgresqlConfig, RestApiConfig, Tags};
 use super::value::{describe, Section};
 use super::ConfigError;
+use crate::callbacks::CallbackAction;
 
 pub(super) fn credentials(s: &Section) -> Result<Option<Credentials>, ConfigError> {
     match s.string("username")? {
@@ -229,7 +230,36 @@ pub(super) fn postgresql_section(
         remove_data_directory_on_diverged_timelines: s
             .bool("remove_data_directory_on_diverged_timelines")?
             .unwrap_or(false),
+        callbacks: callbacks(&s.section("callbacks")?)?,
+        pre_promote: command(s, "pre_promote")?,
+        before_stop: command(s, "before_stop")?,
     })
+}
+
+/// A command line (split as a shell would), checked now so a bad quote is an error at start
+/// rather than a script that silently never runs. Empty means none.
+fn command(s: &Section, key: &str) -> Result<Option<String>, ConfigError> {
+    let Some(cmd) = s.string(key)?.filter(|c| !c.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match shlex::split(&cmd) {
+        Some(argv) if !argv.is_empty() => Ok(Some(cmd)),
+        _ => Err(ConfigError::invalid(
+            &s.key_path(key),
+            format!("cannot split {cmd:?} into a command line (unbalanced quotes?)"),
+        )),
+    }
+}
+
+/// `postgresql.callbacks`: each event's command.
+fn callbacks(s: &Section) -> Result<Vec<(CallbackAction, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for action in CallbackAction::ALL {
+        if let Some(cmd) = command(s, action.as_str())? {
+            out.push((action, cmd));
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn tags_section(s: &Section, warnings: &mut Vec<String>) -> Result<Tags, ConfigError> {

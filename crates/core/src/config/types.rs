@@ -82,6 +82,12 @@ pub struct PostgresqlConfig {
     pub remove_data_directory_on_rewind_failure: bool,
     /// `postgresql.remove_data_directory_on_diverged_timelines`.
     pub remove_data_directory_on_diverged_timelines: bool,
+    /// `postgresql.callbacks`: the command of each event that has one.
+    pub callbacks: Vec<(crate::callbacks::CallbackAction, String)>,
+    /// `postgresql.pre_promote`: the fencing command run before a promotion.
+    pub pre_promote: Option<String>,
+    /// `postgresql.before_stop`: the command run before PostgreSQL is stopped.
+    pub before_stop: Option<String>,
 }
 
 impl PostgresqlConfig {

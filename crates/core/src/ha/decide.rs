@@ -200,6 +200,13 @@ fn leader_race(input: &HaInput, primary: bool, me: &str) -> Decision {
     if !primary && !local.nofailover && input.peers.is_none() {
         return Decision::Gather(Gather::Peers);
     }
+    if local.pre_promote_backoff && !primary {
+        return Decision::Follow {
+            leader: None,
+            demote: false,
+            message: "backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily".into(),
+        };
+    }
     if local.nofailover && !primary {
         return Decision::Follow {
             leader: None,

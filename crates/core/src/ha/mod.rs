@@ -158,6 +158,9 @@ pub struct LocalState {
     pub divergence: Divergence,
     /// What may be done with diverged WAL.
     pub rewind: RewindPolicy,
+    /// Our `pre_promote` script failed less than `ttl` ago and we released the lock: stay out
+    /// of the leader race meanwhile, as upstream does.
+    pub pre_promote_backoff: bool,
 }
 
 impl LocalState {

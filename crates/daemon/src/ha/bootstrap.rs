@@ -29,6 +29,7 @@ impl Ha {
         self.set_pg_state(PgState::Initializing);
         self.set_busy(true);
         self.publish().await;
+        self.bootstrapping = true;
         let result = self.run_bootstrap().await;
         self.set_busy(false);
         if let Err(e) = result {
@@ -36,6 +37,8 @@ impl Ha {
             self.abandon_bootstrap().await;
             return Err(CycleError::Fatal("Failed to bootstrap cluster".into()));
         }
+        self.bootstrapping = false;
+        self.fire(patroni_core::callbacks::CallbackAction::OnStart);
         Ok("initialized a new cluster".into())
     }
 

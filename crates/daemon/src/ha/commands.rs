@@ -143,7 +143,11 @@ impl Ha {
             // The loop waits for the stop: let the renewal timer keep the lock meanwhile.
             self.hold_lock_for(self.stop_timeout() + Duration::from_secs(5));
         }
-        if let Err(e) = self.pg.stop(StopMode::Fast, self.stop_timeout()).await {
+        // Quiet: a restart announces itself with on_restart once PostgreSQL is up again.
+        if let Err(e) = self
+            .stop_postgres(StopMode::Fast, self.stop_timeout(), true)
+            .await
+        {
             self.set_pg_state(PgState::RestartFailed);
             answer(
                 reply,
@@ -161,6 +165,8 @@ impl Ha {
         }
         self.applied = None;
         self.set_pg_state(PgState::Restarting);
+        self.callbacks
+            .starting(Some(patroni_core::callbacks::CallbackAction::OnRestart));
         let timeout = filters
             .timeout
             .unwrap_or(self.config.postgresql.pg_ctl_timeout)
@@ -178,8 +184,7 @@ impl Ha {
         tracing::info!("reinitializing from {leader}");
         self.set_pg_state(PgState::CreatingReplica);
         if let Err(e) = self
-            .pg
-            .stop(StopMode::Immediate, Duration::from_secs(30))
+            .stop_postgres(StopMode::Immediate, Duration::from_secs(30), false)
             .await
         {
             tracing::error!("reinitialize: cannot stop PostgreSQL: {e}");

@@ -2,6 +2,7 @@
 //! ask for (crash recovery, pg_rewind, removing the data directory when the configuration says
 //! so, or staying stopped).
 
+use patroni_core::callbacks::{is_role_change, CallbackAction};
 use patroni_core::cluster::{slot_name_from_member_name, Cluster};
 use patroni_core::ha::{after_rewind, Divergence};
 use patroni_core::state::{PgState, Role};
@@ -30,6 +31,10 @@ impl Ha {
     /// it to accept connections.
     pub(crate) async fn start_replica(&mut self, upstream: Option<ReplicaOf>) {
         self.set_pg_state(PgState::Starting);
+        let current = self.shared.snap().role;
+        let role_change = is_role_change(self.callbacks.called(), current, Role::Replica);
+        self.callbacks
+            .starting((!role_change).then_some(CallbackAction::OnStart));
         self.set_role(Role::Replica);
         // After a rewind the replica may need WAL from the leader before it accepts
         // connections, and the leader makes our replication slot only once it sees our
@@ -41,6 +46,9 @@ impl Ha {
             Ok(()) => {
                 self.upstream = Some(upstream);
                 self.wake_when_ready();
+                if role_change {
+                    self.fire(CallbackAction::OnRoleChange);
+                }
             }
             Err(e) => {
                 tracing::error!("failed to start postgres: {e}");
@@ -77,6 +85,13 @@ impl Ha {
                     tracing::info!("following {}:{}", up.host, up.port);
                 }
                 self.upstream = Some(upstream);
+                let current = self.shared.snap().role;
+                if is_role_change(self.callbacks.called(), current, Role::Replica) {
+                    self.set_role(Role::Replica);
+                    self.fire(CallbackAction::OnRoleChange);
+                } else {
+                    self.fire(CallbackAction::OnReload);
+                }
             }
             Err(e) => tracing::error!("failed to write the recovery configuration: {e}"),
         }

@@ -21,7 +21,9 @@ impl Ha {
         let data_dir = self.data_dir_state().await;
         self.status = None;
         let postgres = self.postgres_state().await;
+        let before = self.shared.snap().pg_state.clone();
         self.publish_pg_state(&postgres, &data_dir);
+        self.callbacks_after_gather(&before, &postgres);
         let use_pg_rewind = self
             .config
             .postgresql
@@ -47,6 +49,9 @@ impl Ha {
                     .postgresql
                     .remove_data_directory_on_diverged_timelines,
             },
+            pre_promote_backoff: self.pre_promote_failed.is_some_and(|at| {
+                at.elapsed() < std::time::Duration::from_secs(u64::from(self.dynamic.timing.ttl))
+            }),
         }
     }
 

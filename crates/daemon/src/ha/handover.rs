@@ -99,7 +99,10 @@ impl Ha {
         if let Err(e) = self.pg.checkpoint(checkpoint_timeout).await {
             tracing::warn!("CHECKPOINT before demotion failed: {e}");
         }
-        if let Err(e) = self.pg.stop(StopMode::Fast, self.stop_timeout()).await {
+        if let Err(e) = self
+            .stop_postgres(StopMode::Fast, self.stop_timeout(), false)
+            .await
+        {
             tracing::error!("failed to stop PostgreSQL for the handover: {e}");
             return;
         }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use patroni_core::callbacks::CallbackAction;
 use patroni_core::cluster::Cluster;
 use patroni_core::ha::{leader_chores, Chore, HaInput, LocalState};
 use patroni_core::state::{PgState, Role};
@@ -16,6 +17,7 @@ impl Ha {
     /// just before; PostgreSQL counts as writable from the moment it is spawned.
     pub(crate) async fn start_primary(&mut self) {
         self.set_pg_state(PgState::Starting);
+        self.callbacks.starting(Some(CallbackAction::OnStart));
         match self.pg.start(&self.dynamic, None).await {
             Ok(()) => {
                 self.set_role(Role::Primary);
@@ -68,9 +70,13 @@ impl Ha {
             tracing::error!("not promoting: our hold on the leader lock is not valid");
             return;
         }
+        if !self.pre_promote().await {
+            return;
+        }
         match self.pg.promote().await {
             Ok(()) => {
                 self.set_role(Role::Promoted);
+                self.fire(CallbackAction::OnRoleChange);
                 self.upstream = None;
                 self.checkpoint_due = true;
                 self.keeps_lock = true;
@@ -221,7 +227,7 @@ impl Ha {
             StopMode::Immediate => Duration::from_secs(5),
             StopMode::Fast => self.stop_timeout(),
         };
-        if let Err(e) = self.pg.stop(mode, timeout).await {
+        if let Err(e) = self.stop_postgres(mode, timeout, false).await {
             tracing::error!("failed to stop PostgreSQL: {e}");
         }
         self.status = None;
@@ -242,6 +248,8 @@ impl Ha {
             return;
         }
         self.release_lock(None).await;
+        // As upstream 4.0.4 for a primary that failed to start: it is demoted now.
+        self.fire(CallbackAction::OnRoleChange);
     }
 
     /// How long a stop may take before PostgreSQL is killed: `primary_stop_timeout` where

@@ -4,6 +4,7 @@
 //! back to the core (docs/architecture.md).
 
 mod bootstrap;
+mod callbacks;
 mod commands;
 mod execute;
 mod follow;
@@ -88,6 +89,17 @@ pub struct Ha {
     /// This cycle's plan keeps the lock with a healthy or starting PostgreSQL: the renewal
     /// timer may renew until the next cycle is overdue.
     pub(crate) keeps_lock: bool,
+    /// What the callbacks owe and whether any fired (`patroni_core::callbacks`).
+    pub(crate) callbacks: patroni_core::callbacks::Callbacks,
+    /// Runs the callback scripts.
+    pub(crate) callback_runner: crate::callbacks::CallbackRunner,
+    /// A new cluster is being created: no callbacks fire meanwhile, as upstream.
+    pub(crate) bootstrapping: bool,
+    /// The configuration files were rewritten on reload: `on_reload` fires if PostgreSQL's
+    /// files changed.
+    pub(crate) config_reloaded: bool,
+    /// When our `pre_promote` script last failed (we released the lock then).
+    pub(crate) pre_promote_failed: Option<Instant>,
 }
 
 impl Ha {
@@ -121,6 +133,11 @@ impl Ha {
             checkpoint_due: false,
             checkpoint_task: None,
             keeps_lock: false,
+            callbacks: Default::default(),
+            callback_runner: Default::default(),
+            bootstrapping: false,
+            config_reloaded: false,
+            pre_promote_failed: None,
         }
     }
 

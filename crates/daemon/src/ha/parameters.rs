@@ -12,6 +12,7 @@ impl Ha {
     pub(crate) async fn apply_parameters(&mut self, cluster: &Cluster) {
         let wanted = (self.dynamic.parameters.clone(), self.dynamic.pg_hba.clone());
         if self.applied.as_ref() != Some(&wanted) {
+            let before = self.pg.config_files_text().await;
             let in_recovery = self.status.as_ref().is_some_and(|s| s.in_recovery);
             let result = if in_recovery {
                 let upstream = self.upstream_for(cluster, cluster.leader_name());
@@ -28,11 +29,23 @@ impl Ha {
                 Ok(()) => self.pg.write_pg_hba(&self.dynamic).await.map(|_| ()),
                 Err(e) => Err(e),
             };
-            match result.and_then(|()| self.pg.reload()) {
-                Ok(()) => {
-                    if self.applied.is_some() {
+            // As upstream: PostgreSQL is reloaded (and on_reload fires) only when its files
+            // changed.
+            let changed = result.is_ok() && self.pg.config_files_text().await != before;
+            let reloaded = match result {
+                Ok(()) if !changed => Ok(false),
+                Ok(()) => self.pg.reload().map(|()| true),
+                Err(e) => Err(e),
+            };
+            match reloaded {
+                Ok(reloaded) => {
+                    if reloaded && self.applied.is_some() {
                         tracing::info!("Reloading PostgreSQL configuration.");
                     }
+                    if reloaded && (self.applied.is_some() || self.config_reloaded) {
+                        self.fire(patroni_core::callbacks::CallbackAction::OnReload);
+                    }
+                    self.config_reloaded = false;
                     self.applied = Some(wanted);
                 }
                 Err(e) => tracing::error!("failed to apply the PostgreSQL configuration: {e}"),

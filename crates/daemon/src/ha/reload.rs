@@ -48,6 +48,7 @@ impl Ha {
         // Rewrite postgresql.conf, pg_hba.conf and reload PostgreSQL even when only the
         // local parameters changed: the comparison in apply_parameters sees dynamic ones only.
         self.applied = None;
+        self.config_reloaded = true;
         tracing::info!("Reloading PostgreSQL configuration.");
     }
 }

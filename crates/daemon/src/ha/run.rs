@@ -90,7 +90,10 @@ impl Ha {
         } else {
             self.shared.snap().renew_allowed_until = None;
         }
-        if let Err(e) = self.pg.stop(StopMode::Fast, self.stop_timeout()).await {
+        if let Err(e) = self
+            .stop_postgres(StopMode::Fast, self.stop_timeout(), false)
+            .await
+        {
             tracing::error!("failed to stop PostgreSQL: {e}");
             return;
         }

@@ -2,7 +2,8 @@
 //! `bootstrap.dcs`), relative to `/config`, and what patroni-rs does with each.
 
 use super::keys::{
-    is_one, is_zero, joined, not_positive, standby_cluster_off, zero_duration, Key, Off,
+    is_one, is_zero, joined, no_commands, not_positive, standby_cluster_off, zero_duration, Key,
+    Off,
 };
 use super::postgresql_keys::POSTGRESQL_SHARED;
 
@@ -99,6 +100,27 @@ const POSTGRESQL_DYNAMIC: &[Key] = &[
         "postgresql.config_base_name",
         Off::Is(&["postgresql"]),
         READ_LOCALLY,
+    ),
+    Key::refused(
+        "postgresql.callbacks",
+        Off::Check(no_commands, "set them in the local configuration"),
+        "set in /config the scripts would not run: patroni-rs reads callbacks from the local file",
+    )
+    .with_children(),
+    Key::part("postgresql.callbacks.on_start"),
+    Key::part("postgresql.callbacks.on_stop"),
+    Key::part("postgresql.callbacks.on_restart"),
+    Key::part("postgresql.callbacks.on_reload"),
+    Key::part("postgresql.callbacks.on_role_change"),
+    Key::refused(
+        "postgresql.pre_promote",
+        Off::Never,
+        "set in /config the fencing script would not run: patroni-rs reads it from the local file",
+    ),
+    Key::refused(
+        "postgresql.before_stop",
+        Off::Never,
+        "set in /config the script would not run: patroni-rs reads it from the local file",
     ),
     Key::ignored("postgresql.listen", LOCAL_ONLY),
     Key::ignored("postgresql.connect_address", LOCAL_ONLY),

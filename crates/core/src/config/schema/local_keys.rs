@@ -147,6 +147,16 @@ const BEFORE_POSTGRESQL: &[Key] = &[
 /// The `postgresql` keys only the local configuration gives this status, and the sections
 /// after `postgresql`.
 const AFTER_POSTGRESQL: &[Key] = &[
+    // Local only: the dynamic table refuses them (docs/callbacks.md).
+    Key::section("postgresql.callbacks"),
+    Key::ok("postgresql.callbacks.on_start"),
+    Key::ok("postgresql.callbacks.on_stop"),
+    Key::ok("postgresql.callbacks.on_restart"),
+    Key::ok("postgresql.callbacks.on_reload"),
+    Key::ok("postgresql.callbacks.on_role_change"),
+    Key::ok("postgresql.pre_promote"),
+    Key::ok("postgresql.before_stop"),
+
     Key::ok("postgresql.listen"),
     Key::ok("postgresql.connect_address"),
     Key::ok("postgresql.data_dir"),

@@ -2,7 +2,7 @@
 //! written once for both tables (upstream merges the two `postgresql` sections, so a key it
 //! honours in either place gets the same verdict in both).
 
-use super::keys::{basebackup_only, no_commands, Key, Off};
+use super::keys::{basebackup_only, Key, Off};
 
 const REPLICA_METHODS_OFF: Off = Off::Check(basebackup_only, "remove it or list basebackup alone");
 const REPLICA_METHODS: &str =
@@ -21,27 +21,6 @@ pub const POSTGRESQL_SHARED: &[Key] = &[
         "postgresql.pg_ident",
         Off::Empty,
         "pg_ident.conf would stay empty, refusing connections that rely on its maps",
-    ),
-    Key::refused(
-        "postgresql.callbacks",
-        Off::Check(no_commands, "remove it or leave it empty"),
-        "the scripts would not run on start, stop, restart, reload or role change",
-    )
-    .with_children(),
-    Key::part("postgresql.callbacks.on_start"),
-    Key::part("postgresql.callbacks.on_stop"),
-    Key::part("postgresql.callbacks.on_restart"),
-    Key::part("postgresql.callbacks.on_reload"),
-    Key::part("postgresql.callbacks.on_role_change"),
-    Key::refused(
-        "postgresql.pre_promote",
-        Off::Never,
-        "the fencing script would not run before a promotion",
-    ),
-    Key::refused(
-        "postgresql.before_stop",
-        Off::Never,
-        "the script would not run before PostgreSQL stops",
     ),
     Key::refused(
         "postgresql.create_replica_methods",

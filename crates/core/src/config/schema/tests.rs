@@ -60,7 +60,6 @@ tags: {nostream: true, replicatefrom: pg1, rack: r1}
             "bootstrap.dcs.standby_cluster",
             "bootstrap.method",
             "postgresql.authentication.replication.sslmode",
-            "postgresql.callbacks",
             "postgresql.create_replica_methods",
             "restapi.allowlist",
             "restapi.certfile",
