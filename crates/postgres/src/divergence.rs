@@ -69,6 +69,25 @@ impl Postgresql {
         })
     }
 
+    /// The timeline our running replica replays (`IDENTIFY_SYSTEM` over a replication
+    /// connection to ourselves, as upstream asks it). The status query's timeline comes from
+    /// the WAL receiver and falls back to the last restartpoint's while the receiver is down,
+    /// which can be a timeline behind the WAL received: compared with the received position,
+    /// that made a healthy replica look diverged.
+    pub async fn replay_timeline(&self) -> Result<u64, PgError> {
+        let port = self.config().postgresql.port;
+        let identify = self
+            .replication_command(&self.local_host(), port, "IDENTIFY_SYSTEM")
+            .await?;
+        identify
+            .split(SEP)
+            .nth(1)
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                PgError::Other(format!("unexpected IDENTIFY_SYSTEM answer: {identify:?}"))
+            })
+    }
+
     /// Runs one replication command with psql (tokio-postgres has no replication
     /// connections); the first row, fields separated by [`SEP`].
     async fn replication_command(

@@ -98,23 +98,9 @@ impl Postgresql {
     async fn connect_as(&self, application_name: &str, options: &str) -> Result<Client, PgError> {
         let config = self.config();
         let pg = &config.postgresql;
-        // Like upstream: the loopback when PostgreSQL listens there (any entry), else its
-        // first address. 127.0.0.1 rather than upstream's `localhost`, which may resolve to ::1
-        // first where only IPv4 listens.
-        let addresses: Vec<&str> = pg.listen_addresses.split(',').map(str::trim).collect();
-        let loopback = addresses.iter().any(|a| {
-            matches!(
-                a.to_ascii_lowercase().as_str(),
-                "*" | "0.0.0.0" | "" | "127.0.0.1" | "localhost"
-            )
-        });
-        let host = match addresses.first().copied().unwrap_or("") {
-            _ if loopback => "127.0.0.1",
-            "::" | "::1" => "::1",
-            other => other,
-        };
+        let host = self.local_host();
         let mut cfg = tokio_postgres::Config::new();
-        cfg.host(host)
+        cfg.host(&host)
             .port(pg.port)
             .user(&pg.superuser.username)
             .dbname(&pg.database)
@@ -131,6 +117,31 @@ impl Postgresql {
             }
         });
         Ok(client)
+    }
+
+    /// The address our own connections to the local PostgreSQL use. Like upstream: the
+    /// loopback when PostgreSQL listens there (any entry), else its first address. 127.0.0.1
+    /// rather than upstream's `localhost`, which may resolve to ::1 first where only IPv4
+    /// listens.
+    pub(crate) fn local_host(&self) -> String {
+        let config = self.config();
+        let addresses: Vec<&str> = config
+            .postgresql
+            .listen_addresses
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let loopback = addresses.iter().any(|a| {
+            matches!(
+                a.to_ascii_lowercase().as_str(),
+                "*" | "0.0.0.0" | "" | "127.0.0.1" | "localhost"
+            )
+        });
+        match addresses.first().copied().unwrap_or("") {
+            _ if loopback => "127.0.0.1".into(),
+            "::" | "::1" => "::1".into(),
+            other => other.into(),
+        }
     }
 
     async fn client(&self) -> Result<Arc<Client>, PgError> {

@@ -228,14 +228,19 @@ impl Ha {
             };
         };
         let position = match local.postgres {
-            Postgres::Running {
-                primary: false,
-                timeline,
-                wal_position,
-            } => Ok(LocalPosition::InRecovery {
-                timeline,
-                lsn: wal_position,
-            }),
+            // The replayed position (read earlier this cycle), then the timeline replay is on:
+            // in that order the pair cannot show WAL of a later timeline on an earlier one.
+            Postgres::Running { primary: false, .. } => match self.status.as_ref() {
+                Some(st) => {
+                    let lsn = st.replayed_location;
+                    self.pg
+                        .replay_timeline()
+                        .await
+                        .map(|timeline| LocalPosition::InRecovery { timeline, lsn })
+                        .map_err(|e| e.to_string())
+                }
+                None => Err("no status of the running replica".to_string()),
+            },
             Postgres::Stopped { .. } => self.pg.stopped_position().await.map_err(|e| e.to_string()),
             _ => Err("PostgreSQL is neither stopped nor a running replica".to_string()),
         };
