@@ -99,8 +99,9 @@ impl Ha {
         if let Err(e) = self.pg.checkpoint(checkpoint_timeout).await {
             tracing::warn!("CHECKPOINT before demotion failed: {e}");
         }
+        let was_running = self.pg.postmaster_pid().is_some();
         if let Err(e) = self
-            .stop_postgres(StopMode::Fast, self.stop_timeout(), false)
+            .stop_postgres(StopMode::Fast, self.stop_timeout(), true)
             .await
         {
             tracing::error!("failed to stop PostgreSQL for the handover: {e}");
@@ -109,6 +110,11 @@ impl Ha {
         if self.pg.is_running() {
             tracing::error!("PostgreSQL did not stop for the handover: keeping the lock");
             return;
+        }
+        // As upstream: the node handing over is `demoted` by the time on_stop runs.
+        self.set_role(Role::Demoted);
+        if was_running {
+            self.fire(patroni_core::callbacks::CallbackAction::OnStop);
         }
         let checkpoint = self
             .pg
@@ -125,6 +131,22 @@ impl Ha {
         self.set_role(Role::Demoted);
         self.set_pg_state(PgState::Stopped);
         self.release_lock(checkpoint).await;
+        self.wait_for_new_leader().await;
+    }
+
+    /// After handing the lock over, gives the candidate up to 2 s to take it (as upstream
+    /// does), so the next cycle starts us following the new leader rather than nobody, which
+    /// would cost a reload (and an `on_reload`) a moment later. The next cycle runs at once.
+    async fn wait_for_new_leader(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let cluster = self.dcs.get_cluster().await;
+            if cluster.is_ok_and(|c| c.leader_name().is_some_and(|l| l != self.config.name)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.shared.wake.notify_one();
     }
 
     /// Waits (a few seconds at most) until a candidate reports WAL past `lsn`, the start of the

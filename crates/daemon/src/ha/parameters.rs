@@ -29,9 +29,10 @@ impl Ha {
                 Ok(()) => self.pg.write_pg_hba(&self.dynamic).await.map(|_| ()),
                 Err(e) => Err(e),
             };
-            // As upstream: PostgreSQL is reloaded (and on_reload fires) only when its files
-            // changed.
-            let changed = result.is_ok() && self.pg.config_files_text().await != before;
+            // As upstream: PostgreSQL is reloaded (and on_reload fires) when its files changed,
+            // and on every reload of our own configuration (SIGHUP, `POST /reload`).
+            let changed = result.is_ok()
+                && (self.config_reloaded || self.pg.config_files_text().await != before);
             let reloaded = match result {
                 Ok(()) if !changed => Ok(false),
                 Ok(()) => self.pg.reload().map(|()| true),
