@@ -103,10 +103,11 @@ fn lease_guard(pg: &Postgresql, shared: &Shared) {
         last = now;
         let paused = shared.snap().dynamic.pause;
         if patroni_core::ha::should_fence(valid, pg.may_be_writable(), paused) {
-            tracing::error!(
-                "leader lock expired by our own clock before a renewal succeeded: stopping PostgreSQL"
-            );
             pg.fence();
+            // After the fence: nothing, not even a stuck log writer, may delay it.
+            tracing::error!(
+                "leader lock expired by our own clock before a renewal succeeded: PostgreSQL stopped"
+            );
         }
     }
 }

@@ -162,13 +162,20 @@ async fn a_failing_pre_promote_keeps_the_candidate_a_replica() {
     let mut cluster = TestCluster::new(bin, 3, &opts);
     let script = recorder(cluster.dir());
     let tried = cluster.dir().join("pg1.pre_promote");
-    // pg1 would win the race on priority; its fencing script refuses.
+    // pg1's fencing script always refuses; pg2's refuses until pg1 has tried. Whichever wins
+    // the first race, pg1 takes the lock once (the other backing off for a ttl), refuses, and
+    // pg2 leads in the end. (A priority for pg1 would livelock: pg2 would never be the
+    // healthiest while pg1, healthy and preferred, keeps refusing.)
     add_to_postgresql(
         &cluster.nodes[1].config_path,
         &format!(
             "  pre_promote: sh -c 'echo tried >> {}; exit 1'\n",
             tried.display()
         ),
+    );
+    add_to_postgresql(
+        &cluster.nodes[2].config_path,
+        &format!("  pre_promote: test -e {}\n", tried.display()),
     );
     let before_stop = cluster.dir().join("pg0.before_stop");
     add_to_postgresql(
@@ -179,18 +186,6 @@ async fn a_failing_pre_promote_keeps_the_candidate_a_replica() {
             before_stop.display()
         ),
     );
-    for (i, priority) in [(1, 3), (2, 2)] {
-        let path = &cluster.nodes[i].config_path;
-        let text = std::fs::read_to_string(path).expect("read config");
-        std::fs::write(
-            path,
-            text.replace(
-                "  nofailover: false",
-                &format!("  nofailover: false\n  failover_priority: {priority}"),
-            ),
-        )
-        .expect("write config");
-    }
     cluster.nodes[0].start();
     cluster.wait_healthy(0, Duration::from_secs(60)).await;
     cluster.nodes[1].start();
@@ -199,7 +194,7 @@ async fn a_failing_pre_promote_keeps_the_candidate_a_replica() {
 
     // SIGTERM: pg0 stops its PostgreSQL (running before_stop first) and releases the lock.
     cluster.nodes[0].signal_daemon(Signal::SIGTERM);
-    let leader = wait_for("a new leader", Duration::from_secs(60), || async {
+    let leader = wait_for("a new leader", Duration::from_secs(90), || async {
         match cluster.primaries().await.as_slice() {
             [one] if *one != 0 => Some(*one),
             _ => None,

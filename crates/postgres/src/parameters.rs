@@ -49,7 +49,8 @@ pub(crate) const PROTECTED: &[(&str, &str, Rule)] = &[
     ("track_commit_timestamp", "off", Rule::Bool),
     ("max_replication_slots", "10", Rule::AtLeast(4)),
     ("max_worker_processes", "8", Rule::AtLeast(2)),
-    ("wal_log_hints", "on", Rule::On),
+    // Upstream 4.1 lets it be turned off (with data checksums pg_rewind does not need it).
+    ("wal_log_hints", "on", Rule::Bool),
 ];
 
 /// The default of a protected parameter, `None` for any other.
@@ -223,6 +224,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// it is redone only when the configured parameters change.
 #[derive(Default)]
 pub(crate) struct Fitted {
+    /// The binary both were learned from: a reload may point `bin_dir` elsewhere.
+    binary: std::path::PathBuf,
     major: Option<u32>,
     last: Option<(Vec<Parameter>, Vec<Parameter>)>,
 }
@@ -234,7 +237,14 @@ impl Postgresql {
     pub async fn parameters(&self, dynamic: &DynamicConfig) -> Vec<Parameter> {
         let configured = effective_parameters(&self.config(), dynamic);
         let (known_major, cached) = {
-            let fitted = self.fitted();
+            let mut fitted = self.fitted();
+            let binary = self.binary("postgres");
+            if fitted.binary != binary {
+                *fitted = Fitted {
+                    binary,
+                    ..Fitted::default()
+                };
+            }
             let cached = fitted
                 .last
                 .as_ref()
@@ -296,10 +306,14 @@ impl Postgresql {
         .map_err(|_| PgError::Timeout(format!("{} --version did not answer", program.display())))?
         .map_err(|e| PgError::Other(format!("cannot run {}: {e}", program.display())))?;
         let text = String::from_utf8_lossy(&out.stdout);
-        // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+        // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", "... 17beta1"
         text.split_whitespace()
             .nth(2)
-            .and_then(|v| v.split('.').next())
+            .map(|v| {
+                v.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| PgError::Other(format!("cannot read the version in {text:?}")))
     }
@@ -426,6 +440,7 @@ mod tests {
             ("wal_level", "minimal"),
             ("track_commit_timestamp", "on"),
             ("max_prepared_transactions", "100"),
+            ("wal_log_hints", "off"),
         ]);
         let notes = fit_to_version(&mut params, 15);
         assert_eq!(get(&params, "max_connections"), Some("100"));
@@ -434,6 +449,11 @@ mod tests {
         assert_eq!(get(&params, "wal_level"), Some("replica"));
         assert_eq!(get(&params, "track_commit_timestamp"), Some("on"));
         assert_eq!(get(&params, "max_prepared_transactions"), Some("100"));
+        assert_eq!(
+            get(&params, "wal_log_hints"),
+            Some("off"),
+            "upstream 4.1 allows it"
+        );
         assert_eq!(notes.len(), 4, "{notes:?}");
         assert!(notes.iter().any(|n| n.0.contains("max_connections=10")));
     }

@@ -258,13 +258,15 @@ impl Postgresql {
             self.observe_stopped();
             return Ok(());
         };
+        // One deadline for the whole stop, so the windows that keep the lock meanwhile hold:
+        // the user's before_stop may use half of it.
+        let deadline = deadline_after(timeout);
         if let Some(command) = self.config().postgresql.before_stop.clone() {
-            self.before_stop(&command, timeout).await;
+            self.before_stop(&command, timeout / 2).await;
         }
         tracing::info!("stopping postmaster pid={pid} ({mode:?})");
         self.control().stopping = Some(pid);
         signal(pid, mode_signal(mode));
-        let deadline = deadline_after(timeout);
         while self.postmaster_pid() == Some(pid) {
             if Instant::now() >= deadline {
                 tracing::warn!("postmaster pid={pid} did not stop in {timeout:?}; killing it");
@@ -318,9 +320,10 @@ impl Postgresql {
             self.observe_stopped();
             return;
         };
-        tracing::error!("fencing: immediate stop of postmaster pid={pid}");
         self.control().stopping = Some(pid);
         signal(pid, Signal::SIGQUIT);
+        // Logged after the signal: nothing, not even a stuck log writer, may delay the fence.
+        tracing::error!("fencing: immediate stop of postmaster pid={pid}");
         let deadline = Instant::now() + Self::FENCE_GRACE;
         while self.postmaster_pid() == Some(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));

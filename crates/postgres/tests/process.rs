@@ -226,6 +226,24 @@ async fn parameters_this_postgres_refuses_are_translated_reset_or_dropped() {
     check.expect("the fitted values are in force");
 }
 
+/// Moves the process's working directory and moves it back when dropped.
+struct WorkingDirectory(std::path::PathBuf);
+
+impl WorkingDirectory {
+    fn moved_to(dir: &std::path::Path) -> WorkingDirectory {
+        let original = std::env::current_dir().expect("current directory");
+        std::env::set_current_dir(dir).expect("chdir");
+        WorkingDirectory(original)
+    }
+}
+
+impl Drop for WorkingDirectory {
+    fn drop(&mut self) {
+        // A drop must not panic; the next test fails loudly if this did not work.
+        let _ = std::env::set_current_dir(&self.0);
+    }
+}
+
 /// Patroni's own example configurations use a relative `data_dir`: a reload must not make
 /// `hba_file` and `ident_file` look changed (they were "pending restart" on every member).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,8 +251,9 @@ async fn a_relative_data_dir_leaves_nothing_pending_after_a_reload() {
     become_postgres();
     let dir = TempDir::new("pg-relative");
     // Other tests in this process use absolute paths only, so moving the working directory
-    // does not touch them.
-    std::env::set_current_dir(dir.path()).expect("chdir");
+    // does not touch them while this one runs; it is moved back before the directory goes
+    // (a deleted working directory breaks every program started afterwards).
+    let _back = WorkingDirectory::moved_to(dir.path());
     let pg = instance_in(&dir, "relative-test", "data/postgresql0".into()).await;
     started(&pg).await;
     pg.write_postgresql_conf(&DynamicConfig::default(), None)

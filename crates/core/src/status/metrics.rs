@@ -67,6 +67,13 @@ pub struct MetricsFacts {
     pub failsafe_active: bool,
 }
 
+/// One series: name, help text, type, value.
+type Series = (&'static str, &'static str, &'static str, String);
+
+fn flag(b: bool) -> String {
+    u8::from(b).to_string()
+}
+
 /// The `/metrics` body for `doc`.
 pub fn metrics_text(doc: &StatusDocument, facts: MetricsFacts) -> String {
     let labels = format!(
@@ -74,7 +81,49 @@ pub fn metrics_text(doc: &StatusDocument, facts: MetricsFacts) -> String {
         label(&doc.patroni.scope),
         label(&doc.patroni.name)
     );
-    let flag = |b: bool| u8::from(b).to_string();
+    let mut text = String::new();
+    for (name, help, kind, value) in series(doc, facts) {
+        // Writing into a String cannot fail.
+        let _ = write!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}\n"
+        );
+    }
+    let _ = write!(
+        text,
+        "# HELP patroni_postgres_state Numeric representation of Postgres state.\n{STATE_VALUES}\n\
+         # TYPE patroni_postgres_state gauge\npatroni_postgres_state{labels} {}\n",
+        state_number(&doc.state)
+    );
+    text
+}
+
+/// Every series but `patroni_postgres_state`, in upstream's order.
+fn series(doc: &StatusDocument, facts: MetricsFacts) -> Vec<Series> {
+    let mut metrics = role_and_wal_series(doc, facts);
+    let server_version = doc.server_version.unwrap_or(0);
+    let rs = doc.replication_state.as_deref();
+    // Upstream shows these two only for a server that reports its replication state (9.6+).
+    if server_version >= 90600 {
+        metrics.push((
+            "patroni_postgres_streaming",
+            "Value is 1 if Postgres is streaming, 0 otherwise.",
+            "gauge",
+            flag(rs == Some("streaming")),
+        ));
+        metrics.push((
+            "patroni_postgres_in_archive_recovery",
+            "Value is 1 if Postgres is replicating from archive, 0 otherwise.",
+            "gauge",
+            flag(rs == Some("in archive recovery")),
+        ));
+    }
+    metrics.extend(cluster_series(doc, facts));
+    metrics
+}
+
+/// From `patroni_version` to `patroni_xlog_paused`.
+fn role_and_wal_series(doc: &StatusDocument, facts: MetricsFacts) -> Vec<Series> {
     let version: String = doc
         .patroni
         .version
@@ -97,9 +146,7 @@ pub fn metrics_text(doc: &StatusDocument, facts: MetricsFacts) -> String {
         ),
         None => (0, 0, 0, 0.0, false),
     };
-    let server_version = doc.server_version.unwrap_or(0);
-    let rs = doc.replication_state.as_deref();
-    let mut metrics: Vec<(&str, &str, &str, String)> = vec![
+    vec![
         ("patroni_version", "Patroni semver without periods.", "gauge", version),
         ("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.", "gauge", flag(doc.state == "running")),
         ("patroni_postmaster_start_time", "Epoch seconds since Postgres started.", "gauge", epoch_seconds(doc.postmaster_start_time.as_deref()).to_string()),
@@ -113,23 +160,13 @@ pub fn metrics_text(doc: &StatusDocument, facts: MetricsFacts) -> String {
         ("patroni_xlog_replayed_location", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.", "counter", replayed.to_string()),
         ("patroni_xlog_replayed_timestamp", "Current timestamp of the replayed Postgres transaction log, 0 if null.", "gauge", replayed_at.to_string()),
         ("patroni_xlog_paused", "Value is 1 if the Postgres xlog is paused, 0 otherwise.", "gauge", flag(paused)),
-    ];
-    // Upstream shows these two only for a server that reports its replication state (9.6+).
-    if server_version >= 90600 {
-        metrics.push((
-            "patroni_postgres_streaming",
-            "Value is 1 if Postgres is streaming, 0 otherwise.",
-            "gauge",
-            flag(rs == Some("streaming")),
-        ));
-        metrics.push((
-            "patroni_postgres_in_archive_recovery",
-            "Value is 1 if Postgres is replicating from archive, 0 otherwise.",
-            "gauge",
-            flag(rs == Some("in archive recovery")),
-        ));
-    }
-    metrics.extend([
+    ]
+}
+
+/// From `patroni_postgres_server_version` to `patroni_is_paused`.
+fn cluster_series(doc: &StatusDocument, facts: MetricsFacts) -> Vec<Series> {
+    let server_version = doc.server_version.unwrap_or(0);
+    vec![
         (
             "patroni_postgres_server_version",
             "Version of Postgres (if running), 0 otherwise.",
@@ -172,22 +209,7 @@ pub fn metrics_text(doc: &StatusDocument, facts: MetricsFacts) -> String {
             "gauge",
             flag(doc.pause),
         ),
-    ]);
-    let mut text = String::new();
-    for (name, help, kind, value) in metrics {
-        // Writing into a String cannot fail.
-        let _ = write!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}\n"
-        );
-    }
-    let _ = write!(
-        text,
-        "# HELP patroni_postgres_state Numeric representation of Postgres state.\n{STATE_VALUES}\n\
-         # TYPE patroni_postgres_state gauge\npatroni_postgres_state{labels} {}\n",
-        state_number(&doc.state)
-    );
-    text
+    ]
 }
 
 #[cfg(test)]

@@ -140,8 +140,10 @@ impl Ha {
     async fn wait_for_new_leader(&self) {
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
-            let cluster = self.dcs.get_cluster().await;
-            if cluster.is_ok_and(|c| c.leader_name().is_some_and(|l| l != self.config.name)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let cluster = tokio::time::timeout(left, self.dcs.get_cluster()).await;
+            if matches!(cluster, Ok(Ok(c)) if c.leader_name().is_some_and(|l| l != self.config.name))
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

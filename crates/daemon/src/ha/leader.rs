@@ -70,8 +70,16 @@ impl Ha {
             tracing::error!("not promoting: our hold on the leader lock is not valid");
             return;
         }
-        if !self.pre_promote().await {
-            return;
+        // Asked before (the retry of a promotion that did not finish): the script ran then.
+        if self.pg.promote_requested().is_none() {
+            if !self.pre_promote().await {
+                return;
+            }
+            // The script may have run for a while: the lock must still be ours.
+            if !self.shared.lock_clock().is_valid() {
+                tracing::error!("not promoting: the leader lock was lost while pre_promote ran");
+                return;
+            }
         }
         match self.pg.promote().await {
             Ok(()) => {
@@ -233,7 +241,12 @@ impl Ha {
         self.status = None;
         self.upstream = None;
         self.checkpoint_due = false;
-        self.set_role(Role::Demoted);
+        // A replica stopped for a rewind stays a replica, as upstream (its next start owes
+        // on_start, not on_role_change).
+        let role = self.shared.snap().role;
+        if matches!(role, Role::Primary | Role::Promoted | Role::StandbyLeader) {
+            self.set_role(Role::Demoted);
+        }
         self.set_pg_state(PgState::Stopped);
     }
 

@@ -98,6 +98,8 @@ pub struct Ha {
     /// The configuration files were rewritten on reload: `on_reload` fires if PostgreSQL's
     /// files changed.
     pub(crate) config_reloaded: bool,
+    /// PostgreSQL's files were rewritten and its reload failed: reload next time.
+    pub(crate) reload_owed: bool,
     /// When our `pre_promote` script last failed (we released the lock then).
     pub(crate) pre_promote_failed: Option<Instant>,
 }
@@ -138,6 +140,7 @@ impl Ha {
             bootstrapping: false,
             config_reloaded: false,
             pre_promote_failed: None,
+            reload_owed: false,
         }
     }
 

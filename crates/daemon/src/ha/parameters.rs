@@ -32,12 +32,17 @@ impl Ha {
             // As upstream: PostgreSQL is reloaded (and on_reload fires) when its files changed,
             // and on every reload of our own configuration (SIGHUP, `POST /reload`).
             let changed = result.is_ok()
-                && (self.config_reloaded || self.pg.config_files_text().await != before);
+                && (self.config_reloaded
+                    || self.reload_owed
+                    || self.pg.config_files_text().await != before);
             let reloaded = match result {
                 Ok(()) if !changed => Ok(false),
                 Ok(()) => self.pg.reload().map(|()| true),
                 Err(e) => Err(e),
             };
+            // A failed reload is owed until one succeeds: the files already say what it would
+            // have applied, so the next comparison would see nothing to do.
+            self.reload_owed = changed && reloaded.is_err();
             match reloaded {
                 Ok(reloaded) => {
                     if reloaded && self.applied.is_some() {

@@ -59,6 +59,21 @@ struct Writer {
 }
 
 static WRITER: OnceLock<Mutex<Writer>> = OnceLock::new();
+
+thread_local! {
+    /// This thread is inside the writer: a line logged from there (the panic hook, say) goes
+    /// straight to stderr instead of waiting for the lock this thread holds.
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears [`WRITING`] when the write ends, panic or not.
+struct Writing;
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        WRITING.with(|w| w.set(false));
+    }
+}
 static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -238,6 +253,12 @@ impl<S: Subscriber> Layer<S> for PatroniLayer {
                 .get()
                 .map_or(0.0, |s| s.elapsed().as_secs_f64() * 1e3),
         };
+        if WRITING.with(|w| w.replace(true)) {
+            // Re-entered from inside the writer: never wait for our own lock.
+            let _ = writeln!(std::io::stderr(), "{}", record.message); // Nowhere else to report.
+            return;
+        }
+        let _writing = Writing;
         if let Some(mut w) = lock() {
             w.write(&record);
         }
@@ -246,7 +267,8 @@ impl<S: Subscriber> Layer<S> for PatroniLayer {
 
 impl Writer {
     fn write(&mut self, record: &Record<'_>) {
-        if self.config.deduplicate_heartbeat_logs {
+        // As upstream: only at INFO, where heartbeats are what the log is mostly made of.
+        if self.config.deduplicate_heartbeat_logs && self.config.level == LogLevel::Info {
             if is_heartbeat(record.level, record.message) {
                 if self.last_heartbeat.as_deref() == Some(record.message) {
                     return;
@@ -270,21 +292,36 @@ impl Writer {
                 let _ = std::io::stderr().write_all(line.as_bytes());
             }
             Sink::File { file, size, limit } => {
-                if *size > 0 && size.saturating_add(line.len()) > *limit {
-                    if let Err(e) = file.rotate() {
-                        let _ = writeln!(std::io::stderr(), "cannot rotate the log: {e}");
-                        // As above.
-                    }
-                    *size = 0;
-                }
-                match file.write_all(line.as_bytes()) {
-                    Ok(()) => *size = size.saturating_add(line.len()),
-                    Err(e) => {
-                        // The line goes to stderr rather than nowhere (as above if that fails).
-                        let _ = write!(std::io::stderr(), "cannot write the log ({e}): {line}");
-                    }
+                // file-rotate asserts that the rotated files it listed at start still exist: an
+                // operator deleting one must cost a reopened log, not a panicking daemon.
+                let limit = *limit;
+                let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_rotating(file, size, limit, &line)
+                }));
+                if written.is_err() {
+                    let _ = write!(std::io::stderr(), "{line}"); // Nowhere else to report.
+                    self.sink = open_sink(&self.config).unwrap_or(Sink::Stderr);
                 }
             }
+        }
+    }
+}
+
+/// Writes `line` to the log file, rotating first when it would take the file past `limit`
+/// (Python's `RotatingFileHandler`); failures go to stderr with the line.
+fn write_rotating(file: &mut FileRotate<AppendCount>, size: &mut usize, limit: usize, line: &str) {
+    if *size > 0 && size.saturating_add(line.len()) > limit {
+        if let Err(e) = file.rotate() {
+            // Nowhere else to report it.
+            let _ = writeln!(std::io::stderr(), "cannot rotate the log: {e}");
+        }
+        *size = 0;
+    }
+    match file.write_all(line.as_bytes()) {
+        Ok(()) => *size = size.saturating_add(line.len()),
+        Err(e) => {
+            // The line goes to stderr rather than nowhere (nothing left if that fails too).
+            let _ = write!(std::io::stderr(), "cannot write the log ({e}): {line}");
         }
     }
 }
@@ -359,6 +396,37 @@ mod tests {
              no action. I am (pg0), the leader with the lock\n\
              PAUSE: no action. I am (pg0), the leader with the lock\n"
         );
+        let _ = std::fs::remove_dir_all(&dir); // Clutter only if it stays.
+    }
+
+    #[test]
+    fn a_rotated_file_deleted_by_hand_costs_a_reopened_log_not_a_panic() {
+        let dir = temp_dir("deleted");
+        let config = LogConfig {
+            format: patroni_core::config::LogFormat::Percent("%(message)s".into()),
+            dir: Some(dir.clone()),
+            file_num: 3,
+            file_size: 25,
+            ..LogConfig::default()
+        };
+        let mut w = writer(&config).expect("writer");
+        for m in [
+            "line 0001",
+            "line 0002",
+            "line 0003",
+            "line 0004",
+            "line 0005",
+        ] {
+            w.write(&record(LogLevel::Info, m));
+        }
+        // An operator frees disk space: file-rotate still lists .2 and asserts it exists.
+        std::fs::remove_file(dir.join("patroni.log.2")).expect("remove .2");
+        for m in ["line 0006", "line 0007", "line 0008", "line 0009"] {
+            w.write(&record(LogLevel::Info, m));
+        }
+        drop(w);
+        let text = std::fs::read_to_string(dir.join("patroni.log")).expect("log");
+        assert!(text.ends_with("line 0009\n"), "{text}");
         let _ = std::fs::remove_dir_all(&dir); // Clutter only if it stays.
     }
 
