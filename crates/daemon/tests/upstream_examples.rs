@@ -53,11 +53,8 @@ const EXAMPLES: &[Example] = &[
         env: Some("docker-patroni.env"),
         ..example("postgres0.yml", Place::Whole, &[])
     },
-    example(
-        "kubernetes-entrypoint.yml",
-        Place::Top,
-        &["postgresql.callbacks"],
-    ),
+    // Its callbacks are supported now.
+    example("kubernetes-entrypoint.yml", Place::Top, &[]),
     example(
         "docs/replica_bootstrap-1-custom-bootstrap.yml",
         Place::Top,
