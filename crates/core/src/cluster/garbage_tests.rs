@@ -143,7 +143,7 @@ fn local(primary: bool) -> LocalState {
         promoting_for: None,
         divergence: Default::default(),
         rewind: Default::default(),
-        pre_promote_backoff: false,
+        race_backoff: None,
     }
 }
 

@@ -5,7 +5,7 @@ use super::follow::{follow_leader, start_stopped};
 use super::leader::{holder_starting, holder_stopped};
 use super::{
     is_healthiest, Action, DataDir, Decision, DemoteMode, Gather, HaInput, LocalState, Postgres,
-    PROMOTE_RETRY_SECS,
+    RaceBackoff, PROMOTE_RETRY_SECS,
 };
 
 /// Decides what this node does in this cycle.
@@ -200,11 +200,15 @@ fn leader_race(input: &HaInput, primary: bool, me: &str) -> Decision {
     if !primary && !local.nofailover && input.peers.is_none() {
         return Decision::Gather(Gather::Peers);
     }
-    if local.pre_promote_backoff && !primary {
+    if let (Some(backoff), false) = (local.race_backoff, primary) {
+        let message = match backoff {
+            RaceBackoff::PrePromoteFailed => "backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily",
+            RaceBackoff::FailedOverAfterCrash => "backoff: skip leader race after releasing the lock to fail over after a crash",
+        };
         return Decision::Follow {
             leader: None,
             demote: false,
-            message: "backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily".into(),
+            message: message.into(),
         };
     }
     if local.nofailover && !primary {

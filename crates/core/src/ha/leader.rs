@@ -63,7 +63,7 @@ pub(super) fn holder_stopped(input: &HaInput) -> Decision {
         )
         .is_ok()
         {
-            return Decision::ReleaseLock {
+            return Decision::FailOverAfterCrash {
                 message: "stopped PostgreSQL to fail over after a crash".into(),
             };
         }

@@ -158,9 +158,17 @@ pub struct LocalState {
     pub divergence: Divergence,
     /// What may be done with diverged WAL.
     pub rewind: RewindPolicy,
-    /// Our `pre_promote` script failed less than `ttl` ago and we released the lock: stay out
-    /// of the leader race meanwhile, as upstream does.
-    pub pre_promote_backoff: bool,
+    /// We gave the lock up less than `ttl` ago and stay out of the leader race meanwhile.
+    pub race_backoff: Option<RaceBackoff>,
+}
+
+/// Why we stay out of the leader race for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaceBackoff {
+    /// Our `pre_promote` script refused a promotion (as upstream).
+    PrePromoteFailed,
+    /// We released the lock to fail over after a crash (`primary_start_timeout: 0`).
+    FailedOverAfterCrash,
 }
 
 impl LocalState {
@@ -240,6 +248,13 @@ pub enum Decision {
     },
     /// Release the leader key; PostgreSQL does not run as a primary.
     ReleaseLock {
+        /// The cycle message.
+        message: String,
+    },
+    /// `primary_start_timeout: 0` after a crash: release the leader key and stay out of the
+    /// leader race for a `ttl` ([`RaceBackoff::FailedOverAfterCrash`]), so a member that can
+    /// take over does, rather than this one once its WAL is back as a replica's.
+    FailOverAfterCrash {
         /// The cycle message.
         message: String,
     },

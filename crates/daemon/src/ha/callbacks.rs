@@ -116,7 +116,10 @@ impl Ha {
 
     async fn cancel_promotion(&mut self) -> bool {
         tracing::warn!("Promotion cancelled because the pre-promote script failed");
-        self.pre_promote_failed = Some(std::time::Instant::now());
+        self.race_backoff = Some((
+            std::time::Instant::now(),
+            patroni_core::ha::RaceBackoff::PrePromoteFailed,
+        ));
         self.shared.snap().renew_allowed_until = None;
         self.release_lock(None).await;
         false

@@ -38,6 +38,14 @@ impl Ha {
                 self.release_lock(None).await;
                 Ok(message)
             }
+            Decision::FailOverAfterCrash { message } => {
+                self.race_backoff = Some((
+                    std::time::Instant::now(),
+                    patroni_core::ha::RaceBackoff::FailedOverAfterCrash,
+                ));
+                self.release_lock(None).await;
+                Ok(message)
+            }
             Decision::StopAndRelease { message } => {
                 self.stop_then_release().await;
                 Ok(message)

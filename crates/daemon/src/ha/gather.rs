@@ -49,9 +49,13 @@ impl Ha {
                     .postgresql
                     .remove_data_directory_on_diverged_timelines,
             },
-            pre_promote_backoff: self.pre_promote_failed.is_some_and(|at| {
-                at.elapsed() < std::time::Duration::from_secs(u64::from(self.dynamic.timing.ttl))
-            }),
+            race_backoff: self
+                .race_backoff
+                .filter(|(at, _)| {
+                    at.elapsed()
+                        < std::time::Duration::from_secs(u64::from(self.dynamic.timing.ttl))
+                })
+                .map(|(_, why)| why),
         }
     }
 

@@ -100,8 +100,8 @@ pub struct Ha {
     pub(crate) config_reloaded: bool,
     /// PostgreSQL's files were rewritten and its reload failed: reload next time.
     pub(crate) reload_owed: bool,
-    /// When our `pre_promote` script last failed (we released the lock then).
-    pub(crate) pre_promote_failed: Option<Instant>,
+    /// When and why we last gave the lock up and stay out of the leader race for a `ttl`.
+    pub(crate) race_backoff: Option<(Instant, patroni_core::ha::RaceBackoff)>,
 }
 
 impl Ha {
@@ -139,7 +139,7 @@ impl Ha {
             callback_runner: Default::default(),
             bootstrapping: false,
             config_reloaded: false,
-            pre_promote_failed: None,
+            race_backoff: None,
             reload_owed: false,
         }
     }

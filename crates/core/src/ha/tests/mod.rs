@@ -70,7 +70,7 @@ fn replica(lsn: u64) -> LocalState {
             timeline: 1,
         },
         rewind: RewindPolicy::default(),
-        pre_promote_backoff: false,
+        race_backoff: None,
     }
 }
 
@@ -454,14 +454,22 @@ fn pause_means_no_automatic_start_stop_failover_or_demotion() {
 #[test]
 fn a_failed_pre_promote_keeps_us_out_of_the_race_for_a_ttl() {
     let c = cluster(None, 0);
-    let backing_off = LocalState {
-        pre_promote_backoff: true,
-        ..replica(100)
-    };
-    let peers = [];
-    match run(&c, &backing_off, Some(&peers)) {
-        Decision::Follow { message, .. } => assert!(message.starts_with("backoff:"), "{message}"),
-        other => panic!("{other:?}"),
+    for why in [
+        RaceBackoff::PrePromoteFailed,
+        RaceBackoff::FailedOverAfterCrash,
+    ] {
+        let backing_off = LocalState {
+            race_backoff: Some(why),
+            ..replica(100)
+        };
+        let peers = [];
+        match run(&c, &backing_off, Some(&peers)) {
+            Decision::Follow { message, .. } => {
+                assert!(message.starts_with("backoff:"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
+    let peers = [];
     assert_eq!(run(&c, &replica(100), Some(&peers)), Decision::AcquireLock);
 }

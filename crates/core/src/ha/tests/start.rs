@@ -69,7 +69,7 @@ fn primary_start_timeout_zero_fails_over_at_once_when_someone_can_take_over() {
     );
     assert_eq!(
         run_with(config.clone(), &c, &crashed, Some(&[peer("pg2", 100)])),
-        Decision::ReleaseLock {
+        Decision::FailOverAfterCrash {
             message: "stopped PostgreSQL to fail over after a crash".into()
         }
     );
