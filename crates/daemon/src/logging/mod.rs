@@ -344,6 +344,24 @@ mod tests {
         }
     }
 
+    /// A writer of bare messages into `dir/patroni.log`.
+    fn file_writer(
+        dir: &std::path::Path,
+        file_num: usize,
+        file_size: usize,
+        dedup: bool,
+    ) -> Writer {
+        let config = LogConfig {
+            format: patroni_core::config::LogFormat::Percent("%(message)s".into()),
+            dir: Some(dir.to_path_buf()),
+            file_num,
+            file_size,
+            deduplicate_heartbeat_logs: dedup,
+            ..LogConfig::default()
+        };
+        writer(&config).expect("writer")
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("patroni-log-{name}-{}", std::process::id()));
         // Absent on a first run; a leftover is replaced.
@@ -354,15 +372,7 @@ mod tests {
     #[test]
     fn repeated_heartbeats_are_written_once_until_something_else_happens() {
         let dir = temp_dir("dedup");
-        let config = LogConfig {
-            format: patroni_core::config::LogFormat::Percent("%(message)s".into()),
-            dir: Some(dir.clone()),
-            file_num: 2,
-            file_size: 1_000_000,
-            deduplicate_heartbeat_logs: true,
-            ..LogConfig::default()
-        };
-        let mut w = writer(&config).expect("writer");
+        let mut w = file_writer(&dir, 2, 1_000_000, true);
         for (level, m) in [
             (
                 LogLevel::Info,
@@ -402,14 +412,7 @@ mod tests {
     #[test]
     fn a_rotated_file_deleted_by_hand_costs_a_reopened_log_not_a_panic() {
         let dir = temp_dir("deleted");
-        let config = LogConfig {
-            format: patroni_core::config::LogFormat::Percent("%(message)s".into()),
-            dir: Some(dir.clone()),
-            file_num: 3,
-            file_size: 25,
-            ..LogConfig::default()
-        };
-        let mut w = writer(&config).expect("writer");
+        let mut w = file_writer(&dir, 3, 25, false);
         for m in [
             "line 0001",
             "line 0002",
@@ -433,14 +436,7 @@ mod tests {
     #[test]
     fn a_file_is_rotated_before_a_line_would_pass_file_size() {
         let dir = temp_dir("rotate");
-        let config = LogConfig {
-            format: patroni_core::config::LogFormat::Percent("%(message)s".into()),
-            dir: Some(dir.clone()),
-            file_num: 2,
-            file_size: 25,
-            ..LogConfig::default()
-        };
-        let mut w = writer(&config).expect("writer");
+        let mut w = file_writer(&dir, 2, 25, false);
         // 10 bytes a line: two fit in 25, the third goes to a new file.
         for m in [
             "line 0001",
